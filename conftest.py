@@ -1,0 +1,12 @@
+"""Test-suite settings: the fast course scale, and the offline data beside the checkout when it is there."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("MINIGPT_SCALE", "ci")
+os.environ.setdefault("PYTHONHASHSEED", "0")
+
+_shared = Path(__file__).resolve().parent.parent / "shared" / "data"
+if _shared.is_dir():
+    os.environ.setdefault("MINIGPT_DATA_DIR", str(_shared))
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(_shared / "tiktoken_cache"))

@@ -1,0 +1,117 @@
+"""Model configuration: one dataclass that switches every idea the course teaches on or off.
+
+A ``GPTConfig`` is plain data (ints, floats, bools, strings) so it can be saved next to a
+checkpoint as JSON and compared when the checkpoint is loaded again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+POS_TYPES = ("learned", "sinusoidal", "rope", "alibi", "none")
+NORM_TYPES = ("layernorm", "rmsnorm")
+MLP_TYPES = ("gelu", "swiglu", "moe")
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    """Shape and architecture of a GPT (or of the encoder/decoder stacks of a ``Seq2Seq``).
+
+    Sizes: B = batch, T = sequence length (<= ``block_size``), C = ``n_embd``,
+    H = ``n_head``, ``head_dim`` = C // H.
+    """
+
+    vocab_size: int = 65
+    block_size: int = 256
+    n_layer: int = 6
+    n_head: int = 6
+    n_kv_head: int | None = None  # fewer K/V heads than query heads = GQA (1 = MQA); None = n_head
+    n_embd: int = 384
+    dropout: float = 0.0
+    bias: bool = True
+    pos: str = "learned"  # "learned" | "sinusoidal" | "rope" | "alibi" | "none"
+    norm: str = "layernorm"  # "layernorm" | "rmsnorm"
+    prenorm: bool = True  # False = post-norm, as in the original Transformer
+    mlp: str = "gelu"  # "gelu" | "swiglu" | "moe"
+    n_expert: int = 4  # only used when mlp == "moe"
+    expert_top_k: int = 2  # experts each token is routed to, when mlp == "moe"
+    moe_aux_loss_weight: float = 0.01  # weight of the load-balancing loss added to the LM loss
+    tie_weights: bool = True  # share the token embedding with the output head
+    causal: bool = True  # False = bidirectional (encoder-only, masked LM)
+    rope_base: float = 10000.0
+
+    def __post_init__(self) -> None:
+        if self.n_kv_head is None:
+            object.__setattr__(self, "n_kv_head", self.n_head)
+        problems = []
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_kv_head", "n_embd"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                problems.append(f"{name} must be a positive int, got {getattr(self, name)!r}")
+        if problems:
+            raise ValueError("invalid GPTConfig: " + "; ".join(problems))
+        if self.n_embd % self.n_head:
+            problems.append(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        if self.n_head % self.n_kv_head:
+            problems.append(f"n_head ({self.n_head}) must be divisible by n_kv_head ({self.n_kv_head})")
+        if self.pos in ("rope",) and (self.n_embd // self.n_head) % 2:
+            problems.append(f"pos='rope' needs an even head_dim, got {self.n_embd // self.n_head}")
+        if self.pos not in POS_TYPES:
+            problems.append(f"pos must be one of {POS_TYPES}, got {self.pos!r}")
+        if self.norm not in NORM_TYPES:
+            problems.append(f"norm must be one of {NORM_TYPES}, got {self.norm!r}")
+        if self.mlp not in MLP_TYPES:
+            problems.append(f"mlp must be one of {MLP_TYPES}, got {self.mlp!r}")
+        if self.mlp == "moe" and not 1 <= self.expert_top_k <= self.n_expert:
+            problems.append(f"expert_top_k ({self.expert_top_k}) must be between 1 and n_expert ({self.n_expert})")
+        if not 0.0 <= self.dropout < 1.0:
+            problems.append(f"dropout must be in [0, 1), got {self.dropout}")
+        if problems:
+            raise ValueError("invalid GPTConfig: " + "; ".join(problems))
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "GPTConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown GPTConfig fields {unknown}; known fields are {sorted(known)}")
+        return cls(**data)
+
+    def replace(self, **changes) -> "GPTConfig":
+        """A copy with some fields changed, e.g. ``config.replace(pos="rope")``."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Preset:
+    description: str
+    config: GPTConfig
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset(
+        "2 layers, 4 heads, 64 dims, context 64: trains in seconds on a laptop CPU (tests, lessons)",
+        GPTConfig(vocab_size=65, block_size=64, n_layer=2, n_head=4, n_embd=64),
+    ),
+    "shakespeare-char": Preset(
+        "nanoGPT's baby GPT: 6 layers, 6 heads, 384 dims, context 256, ~10.65M parameters",
+        GPTConfig(vocab_size=65, block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2),
+    ),
+    "gpt2": Preset(
+        "GPT-2 small shape: 12 layers, 12 heads, 768 dims, context 1024, 50257 tokens, ~124M parameters",
+        GPTConfig(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768),
+    ),
+}
+
+
+def get_config(name: str, **overrides) -> GPTConfig:
+    """The named preset's config, with any fields overridden: ``get_config("tiny", pos="rope")``."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    return PRESETS[name].config.replace(**overrides)
