@@ -21,3 +21,16 @@ def scale() -> str:
 def pick(ci, learner):
     """``ci`` at the fast scale, ``learner`` otherwise: ``steps = pick(ci=200, learner=2000)``."""
     return ci if scale() == "ci" else learner
+
+
+def setup(seed: int = 0) -> None:
+    """Call once at the top of a notebook: seeds Python, numpy and torch so every run prints the same numbers."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    print(f"minigpt course | scale={scale()} | seed={seed}")
