@@ -1,0 +1,139 @@
+"""The GPT: token embeddings -> positions -> n_layer blocks -> final norm -> logits over the vocabulary.
+
+Written in the style of nanoGPT's model.py; every variant the course teaches is one switch in
+``GPTConfig`` (positions, normalisation, MLP type, GQA, causal or bidirectional).
+
+Shapes: B batch, T sequence length, C = n_embd, V = vocab_size, H = n_head.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minigpt.attention import attention_bias
+from minigpt.block import Block
+from minigpt.config import GPTConfig
+from minigpt.kv_cache import KVCache
+from minigpt.norm import make_norm
+from minigpt.positional import Positions
+
+
+def init_gpt2_style(model: nn.Module, n_layer: int) -> None:
+    """GPT-2 initialisation: weights ~ N(0, 0.02), biases 0, and the projections that write into
+    the residual stream (c_proj) scaled by 1/√(2·n_layer) so the stream's variance does not grow
+    with depth (two residual additions per block)."""
+    for name, p in model.named_parameters():
+        if name.endswith("c_proj.weight"):
+            nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
+        elif p.dim() == 2:  # Linear weights, embeddings, the learned position table
+            nn.init.normal_(p, mean=0.0, std=0.02)
+        elif name.endswith("bias"):
+            nn.init.zeros_(p)
+        # remaining 1-d tensors are norm weights: they stay 1
+
+
+class GPT(nn.Module):
+    _capture = None  # a minigpt.capture.Captured while capturing, else None
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"GPT needs a GPTConfig, got {type(config).__name__}; e.g. GPT(get_config('tiny'))")
+        self.config = config
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(config.vocab_size, config.n_embd),
+            wpe=Positions(config),
+            drop=nn.Dropout(config.dropout),
+            h=nn.ModuleList(Block(config, i) for i in range(config.n_layer)),
+            # post-norm blocks already end in a norm; pre-norm needs one before the head
+            ln_f=make_norm(config) if config.prenorm else nn.Identity(),
+        ))
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        init_gpt2_style(self, config.n_layer)
+        if config.tie_weights:
+            # the same matrix maps token -> vector and vector -> token scores (saves V·C parameters)
+            self.lm_head.weight = self.transformer.wte.weight
+
+    def forward(self, idx, targets=None, *, attention_mask=None, kv_cache: KVCache | None = None):
+        """idx [B, T] token ids -> (logits [B, T, V], loss or None).
+
+        targets [B, T]: next-token ids, -100 = ignore. attention_mask [B, T] bool: False = padding
+        (never attended to). kv_cache: positions start at ``kv_cache.length`` and the new keys and
+        values are appended to it.
+        """
+        B, T = idx.shape
+        start = 0 if kv_cache is None else kv_cache.length
+        self._check_length(T, start, kv_cache)
+        key_mask = attention_mask if kv_cache is None else kv_cache.padding(attention_mask, T)
+        pos = self.transformer.wpe
+        bias = attention_bias(T, start + T, causal=self.config.causal, key_mask=key_mask,
+                              alibi=pos.alibi(T, start + T), device=idx.device)
+        rope = pos.rope(start, T)
+        x = self.transformer.drop(pos(self.transformer.wte(idx), start))  # [B, T, C]
+        cap = self._capture
+        if cap is not None:
+            cap.residual.append(x.detach())
+        for block in self.transformer.h:
+            x = block(x, bias=bias, rope=rope, cache=kv_cache)
+            if cap is not None:
+                cap.residual.append(x.detach())
+        if kv_cache is not None:
+            kv_cache.advance(T)
+        logits = self.lm_head(self.transformer.ln_f(x))  # [B, T, V]
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-100)
+            if self.config.mlp == "moe":
+                loss = loss + self.config.moe_aux_loss_weight * self.aux_loss()
+        return logits, loss
+
+    def aux_loss(self) -> torch.Tensor:
+        """Sum of the MoE load-balancing losses of the last forward pass (mlp == "moe" only)."""
+        return sum(block.mlp.aux_loss for block in self.transformer.h)
+
+    def _check_length(self, T: int, start: int, kv_cache) -> None:
+        M = self.config.block_size
+        if kv_cache is None and T > M:
+            raise ValueError(f"prompt of {T} tokens exceeds block_size {M}; crop it to the last {M} tokens, e.g. ids[-{M}:]")
+        if kv_cache is not None and start + T > M:
+            raise ValueError(
+                f"the KV cache holds {start} tokens and {T} more would exceed block_size {M}; "
+                f"start a new cache (model.new_kv_cache) with the last {M} tokens at most, e.g. ids[-{M}:]"
+            )
+
+    def new_kv_cache(self, batch_size: int, device=None, dtype=None) -> KVCache:
+        """An empty KV cache for ``batch_size`` sequences of up to block_size tokens (model's device/dtype by default)."""
+        if not self.config.causal:
+            raise ValueError("a KV cache only makes sense for a causal model (config.causal=True)")
+        w = self.lm_head.weight
+        c = self.config
+        return KVCache(c.n_layer, batch_size, c.n_kv_head, c.block_size, c.head_dim,
+                       device=device or w.device, dtype=dtype or w.dtype)
+
+    def num_params(self, non_embedding: bool = True) -> int:
+        """Parameter count (tied weights counted once). non_embedding=True subtracts the learned
+        position table, as nanoGPT does; token embeddings stay in because they are the output head too."""
+        n = sum(p.numel() for p in self.parameters())
+        if non_embedding and self.config.pos == "learned":
+            n -= self.transformer.wpe.weight.numel()
+        return n
+
+    def flops_per_token(self, seq_len: int | None = None) -> int:
+        """Training FLOPs per token, nanoGPT's MFU estimate (PaLM appendix B): 6N + 12·L·T·C.
+
+        6N: forward (2N) and backward (4N) matmuls with the weights; 12·L·T·C: the attention
+        score and weighted-sum matmuls, which grow with the context length T (default block_size).
+        """
+        T = self.config.block_size if seq_len is None else seq_len
+        return 6 * self.num_params() + 12 * self.config.n_layer * T * self.config.n_embd
+
+    @classmethod
+    def from_gpt2_state_dict(cls, sd: dict, config: GPTConfig | None = None) -> "GPT":
+        """A GPT holding the weights of a Hugging Face GPT-2 state dict (see minigpt.gpt2)."""
+        from minigpt.gpt2 import load_gpt2_state_dict  # gpt2.py builds on this module
+
+        return load_gpt2_state_dict(sd, config)

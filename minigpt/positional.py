@@ -1,0 +1,120 @@
+"""Positional information: how a transformer knows *where* each token is.
+
+Attention by itself is blind to order (permute the tokens and the outputs are permuted the
+same way), so every GPT adds position somewhere. Five choices, ``GPTConfig.pos``:
+
+- ``"learned"``    a trainable vector per position, added to the token embedding (GPT-2).
+- ``"sinusoidal"`` a fixed table of sines and cosines, added to the token embedding
+                   ("Attention Is All You Need", section 3.5).
+- ``"rope"``       rotate each (query, key) pair of dimensions by an angle proportional to the
+                   position, so q·k depends only on the *offset* between positions (RoFormer).
+- ``"alibi"``      no embedding at all; add ``-slope * distance`` to the attention scores (ALiBi).
+- ``"none"``       nothing (a causal model can still infer position from the mask).
+
+The plain functions below are what the positional-encoding lesson plots; ``Positions`` is the
+module a model holds to apply whichever one its config asks for.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def sinusoidal_table(T: int, C: int) -> torch.Tensor:
+    """The fixed table [T, C]: PE[p, 2i] = sin(p / 10000^(2i/C)), PE[p, 2i+1] = cos(same angle)."""
+    if C % 2:
+        raise ValueError(f"sinusoidal positions need an even n_embd, got {C}")
+    position = torch.arange(T, dtype=torch.float32)[:, None]  # [T, 1]
+    inv_freq = 10000.0 ** (-torch.arange(0, C, 2, dtype=torch.float32) / C)  # [C/2]
+    table = torch.zeros(T, C)
+    table[:, 0::2] = torch.sin(position * inv_freq)
+    table[:, 1::2] = torch.cos(position * inv_freq)
+    return table
+
+
+def rope_frequencies(head_dim: int, T: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of the rotation angles, each [T, head_dim/2]: angle[p, i] = p * base^(-2i/head_dim)."""
+    inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)  # [D/2]
+    angles = torch.arange(T, dtype=torch.float32)[:, None] * inv_freq  # [T, D/2]
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate x [..., T, D] by the angles in cos/sin [T, D/2].
+
+    Dimension i is paired with dimension i + D/2 (the "rotate half" layout of GPT-NeoX and
+    LLaMA; the paper pairs neighbours 2i, 2i+1 — same idea, the dimensions are just permuted).
+    """
+    x1, x2 = x.chunk(2, dim=-1)
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+
+
+def alibi_slopes(n_head: int) -> torch.Tensor:
+    """One slope per head [H], a geometric sequence as in the ALiBi paper (Press et al., 2022).
+
+    For H a power of two the slopes are 2^(-8/H), 2^(-16/H), ..., 2^(-8) (H=8: 1/2, 1/4, ..., 1/256).
+    Otherwise take the slopes of the closest smaller power of two n, then every other slope of 2n.
+    """
+
+    def power_of_two(n: int) -> list[float]:
+        return [2.0 ** (-8.0 * (i + 1) / n) for i in range(n)]
+
+    closest = 2 ** math.floor(math.log2(n_head))
+    slopes = power_of_two(closest) + power_of_two(2 * closest)[0::2][: n_head - closest]
+    return torch.tensor(slopes)
+
+
+def alibi_bias(n_head: int, T_q: int, T_k: int | None = None, slopes: torch.Tensor | None = None) -> torch.Tensor:
+    """The ALiBi score bias [H, T_q, T_k]: -slope_h * |i - j| (queries are the last T_q of T_k positions)."""
+    T_k = T_q if T_k is None else T_k
+    slopes = alibi_slopes(n_head) if slopes is None else slopes
+    q_pos = torch.arange(T_k - T_q, T_k, device=slopes.device)[:, None]
+    k_pos = torch.arange(T_k, device=slopes.device)[None, :]
+    distance = (q_pos - k_pos).abs().to(slopes.dtype)  # [T_q, T_k]; causal masking hides j > i
+    return -slopes[:, None, None] * distance
+
+
+class Positions(nn.Module):
+    """Applies ``config.pos``: adds embeddings, or hands RoPE angles / ALiBi bias to attention.
+
+    Tables are non-persistent buffers (rebuilt from the config, never saved in a checkpoint).
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        self.kind = config.pos
+        if self.kind == "learned":
+            self.weight = nn.Parameter(torch.randn(config.block_size, config.n_embd) * 0.02)
+        elif self.kind == "sinusoidal":
+            self.register_buffer("table", sinusoidal_table(config.block_size, config.n_embd), persistent=False)
+        elif self.kind == "rope":
+            cos, sin = rope_frequencies(config.head_dim, config.block_size, config.rope_base)
+            self.register_buffer("cos", cos, persistent=False)
+            self.register_buffer("sin", sin, persistent=False)
+        elif self.kind == "alibi":
+            self.register_buffer("slopes", alibi_slopes(config.n_head), persistent=False)
+
+    def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Token embeddings x [B, T, C] at positions start..start+T-1 -> x plus positional embeddings."""
+        T = x.size(1)
+        if self.kind == "learned":
+            return x + self.weight[start : start + T]
+        if self.kind == "sinusoidal":
+            return x + self.table[start : start + T].to(x.dtype)
+        return x
+
+    def rope(self, start: int, T: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(cos, sin) [T, head_dim/2] for positions start..start+T-1, or None when not using RoPE."""
+        if self.kind != "rope":
+            return None
+        return self.cos[start : start + T], self.sin[start : start + T]
+
+    def alibi(self, T_q: int, T_k: int) -> torch.Tensor | None:
+        """ALiBi bias [H, T_q, T_k], or None when not using ALiBi."""
+        if self.kind != "alibi":
+            return None
+        return alibi_bias(len(self.slopes), T_q, T_k, self.slopes)
