@@ -1,0 +1,278 @@
+"""Turning a model's logits into text: the sampling strategies, one small function each.
+
+At every step the model gives one score (a *logit*) per vocabulary entry for the next token.
+Before drawing a token we may reshape those scores, in this order:
+
+1. ``apply_repetition_penalty`` - make tokens already in the text less likely (CTRL, 2019).
+2. ``apply_temperature`` - divide by T: T < 1 sharpens the distribution, T > 1 flattens it,
+   T = 0 means greedy (always the most likely token).
+3. ``apply_top_k`` - keep only the k highest-scoring tokens.
+4. ``apply_top_p`` - keep the smallest set of tokens whose probabilities add up to p ("nucleus").
+
+Each function takes logits of shape (..., V) and returns new logits, with removed tokens set to
+``-inf`` (probability 0 after ``probabilities``). ``sampling_stages`` returns the distribution after
+every stage, for the lesson and the sampling widget.
+
+``generate`` / ``stream`` run the model with its KV cache (see ``minigpt.kv_cache``) so each new
+token costs one position of compute instead of the whole context.
+
+**Context window.** A model only sees ``block_size`` tokens. A longer prompt is cropped to its last
+``block_size`` tokens. When the generated text fills the window, the window restarts from the last
+``block_size // 2`` tokens: the cache is rebuilt once from those tokens (one prefill every
+``block_size // 2`` new tokens) and the model sees at least half a window of context. ``use_cache=False``
+recomputes the full window at every step but uses exactly the same windows, so both paths produce
+the same tokens; only the speed differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+# ---------------------------------------------------------------------------------------------
+# Logit processors (each (..., V) -> (..., V))
+# ---------------------------------------------------------------------------------------------
+
+
+def probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over the vocabulary, computed in float32."""
+    return F.softmax(logits.float(), dim=-1)
+
+
+def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``logits / temperature``. Temperature 0 keeps only the most likely token (greedy)."""
+    _check_temperature(temperature)
+    if temperature == 0:
+        best = logits.argmax(dim=-1, keepdim=True)
+        return torch.full_like(logits, float("-inf")).scatter(-1, best, logits.gather(-1, best))
+    return logits / temperature
+
+
+def apply_top_k(logits: torch.Tensor, k: int | None) -> torch.Tensor:
+    """Keep the ``k`` largest logits (ties with the k-th are kept too); ``None`` keeps all."""
+    if k is None:
+        return logits
+    _check_top_k(k)
+    if k >= logits.size(-1):
+        return logits
+    kth_largest = torch.topk(logits, k, dim=-1).values[..., -1:]
+    return logits.masked_fill(logits < kth_largest, float("-inf"))
+
+
+def apply_top_p(logits: torch.Tensor, p: float | None) -> torch.Tensor:
+    """Nucleus filter: keep the most likely tokens until their probabilities add up to ``p``.
+
+    The most likely token is always kept, so the result is never empty.
+    """
+    if p is None:
+        return logits
+    _check_top_p(p)
+    if p == 1.0:
+        return logits
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    sorted_probs = probabilities(sorted_logits)
+    # probability mass of the tokens ranked strictly above each token
+    mass_before = sorted_probs.cumsum(dim=-1) - sorted_probs
+    remove_sorted = mass_before >= p
+    remove = remove_sorted.scatter(-1, order, remove_sorted)
+    return logits.masked_fill(remove, float("-inf"))
+
+
+def apply_repetition_penalty(
+    logits: torch.Tensor, previous_ids: Sequence[int] | torch.Tensor, penalty: float
+) -> torch.Tensor:
+    """CTRL-style penalty for tokens already seen: positive logits are divided by ``penalty``,
+    negative ones multiplied, so a penalty > 1 always lowers their score (1 = no change)."""
+    _check_repetition_penalty(penalty)
+    if penalty == 1.0 or len(previous_ids) == 0:
+        return logits
+    seen = torch.as_tensor(previous_ids, dtype=torch.long, device=logits.device).unique()
+    scores = logits[..., seen]
+    scores = torch.where(scores > 0, scores / penalty, scores * penalty)
+    logits = logits.clone()
+    logits[..., seen] = scores
+    return logits
+
+
+def _stages(logits, previous_ids, temperature, top_k, top_p, repetition_penalty):
+    """Yield ``(name, logits)`` after each processing step, in the order they are applied."""
+    yield "raw", logits
+    logits = apply_repetition_penalty(logits, previous_ids, repetition_penalty)
+    yield "repetition_penalty", logits
+    logits = apply_temperature(logits, temperature)
+    yield "temperature", logits
+    logits = apply_top_k(logits, top_k)
+    yield "top_k", logits
+    logits = apply_top_p(logits, top_p)
+    yield "top_p", logits
+
+
+def sampling_stages(
+    logits: torch.Tensor,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    repetition_penalty: float = 1.0,
+    previous_ids: Sequence[int] = (),
+) -> dict[str, torch.Tensor]:
+    """The probability distribution after every stage, for display:
+    ``{"raw", "repetition_penalty", "temperature", "top_k", "top_p"} -> probs (..., V)``.
+    The last entry is the distribution ``generate`` samples from."""
+    stages = _stages(logits, previous_ids, temperature, top_k, top_p, repetition_penalty)
+    return {name: probabilities(stage) for name, stage in stages}
+
+
+def process_logits(
+    logits: torch.Tensor,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    repetition_penalty: float = 1.0,
+    previous_ids: Sequence[int] = (),
+) -> torch.Tensor:
+    """All stages at once: the final logits that a token is drawn from."""
+    *_, (_, final) = _stages(logits, previous_ids, temperature, top_k, top_p, repetition_penalty)
+    return final
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation: clear errors for bad settings
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_temperature(temperature) -> None:
+    if not _is_number(temperature) or temperature < 0:
+        raise ValueError(f"temperature must be a number >= 0 (0 = greedy), got {temperature!r}")
+
+
+def _check_top_k(top_k) -> None:
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
+        raise ValueError(f"top_k must be an int >= 1 (or None to keep every token), got {top_k!r}")
+
+
+def _check_top_p(top_p) -> None:
+    if not _is_number(top_p) or not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1] (or None to keep every token), got {top_p!r}")
+
+
+def _check_repetition_penalty(penalty) -> None:
+    if not _is_number(penalty) or penalty <= 0:
+        raise ValueError(f"repetition_penalty must be a number > 0 (1.0 = no penalty), got {penalty!r}")
+
+
+def _check_settings(prompt_ids, max_new_tokens, temperature, top_k, top_p, repetition_penalty) -> list[int]:
+    _check_temperature(temperature)
+    if top_k is not None:
+        _check_top_k(top_k)
+    if top_p is not None:
+        _check_top_p(top_p)
+    _check_repetition_penalty(repetition_penalty)
+    if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+    if isinstance(prompt_ids, torch.Tensor):
+        if prompt_ids.dim() == 2 and prompt_ids.size(0) == 1:
+            prompt_ids = prompt_ids[0]
+        if prompt_ids.dim() != 1:
+            raise ValueError(f"prompt_ids must be 1-D (T,) or (1, T), got shape {tuple(prompt_ids.shape)}")
+        prompt_ids = prompt_ids.tolist()
+    prompt_ids = list(prompt_ids)
+    if not prompt_ids:
+        raise ValueError("the prompt is empty: give at least one token id, e.g. tokenizer.encode('\\n')")
+    return prompt_ids
+
+
+# ---------------------------------------------------------------------------------------------
+# Generation
+# ---------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def stream(
+    model,
+    prompt_ids: Sequence[int] | torch.Tensor,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    repetition_penalty: float = 1.0,
+    seed: int | None = None,
+    *,
+    use_cache: bool = True,
+) -> Iterator[int]:
+    """Yield ``max_new_tokens`` new token ids one at a time (the prompt is not repeated).
+
+    ``seed`` makes sampling reproducible (its own ``torch.Generator``, the global RNG is untouched).
+    ``use_cache=False`` recomputes the whole window every step (slow; for comparison).
+    """
+    ids = _check_settings(prompt_ids, max_new_tokens, temperature, top_k, top_p, repetition_penalty)
+    block_size = model.config.block_size
+    device = next(model.parameters()).device
+    generator = None if seed is None else torch.Generator(device=device).manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    try:
+        start = max(0, len(ids) - block_size)  # first token of the window the model sees
+        cache, cached = None, 0  # the KV cache holds ids[start:cached]
+        for _ in range(max_new_tokens):
+            if len(ids) - start > block_size:  # window full: restart it from its second half
+                start = len(ids) - max(1, block_size // 2)
+                cache = None
+            if not use_cache:
+                context = ids[start:]
+            elif cache is None:
+                cache, cached = model.new_kv_cache(1, device=device), start
+                context = ids[start:]
+            else:
+                context = ids[cached:]
+            idx = torch.tensor([context], dtype=torch.long, device=device)
+            logits, _ = model(idx, kv_cache=cache)
+            cached = len(ids)
+            next_id = _choose(logits[0, -1], ids, temperature, top_k, top_p, repetition_penalty, generator)
+            ids.append(next_id)
+            yield next_id
+    finally:
+        model.train(was_training)
+
+
+def _choose(logits, ids, temperature, top_k, top_p, repetition_penalty, generator) -> int:
+    """Pick the next token from one row of logits (V,)."""
+    if temperature == 0 and repetition_penalty == 1.0:
+        return int(logits.argmax())  # greedy: skip the softmax and the random draw
+    final = process_logits(
+        logits, temperature=temperature, top_k=top_k, top_p=top_p,
+        repetition_penalty=repetition_penalty, previous_ids=ids,
+    )
+    if temperature == 0:
+        return int(final.argmax())
+    return int(torch.multinomial(probabilities(final), 1, generator=generator))
+
+
+def generate(
+    model,
+    prompt_ids: Sequence[int] | torch.Tensor,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    repetition_penalty: float = 1.0,
+    seed: int | None = None,
+    *,
+    use_cache: bool = True,
+) -> list[int]:
+    """The prompt followed by ``max_new_tokens`` generated ids, as a list of ints.
+
+    ``generate(model, tok.encode("ROMEO:"), 100, temperature=0.8, top_k=50, seed=0)``
+    """
+    prompt = _check_settings(prompt_ids, max_new_tokens, temperature, top_k, top_p, repetition_penalty)
+    new = stream(model, prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed,
+                 use_cache=use_cache)
+    return prompt + list(new)

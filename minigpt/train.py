@@ -1,0 +1,372 @@
+"""The training loop: batches in, a better model out.
+
+One optimiser step of ``Trainer`` is::
+
+    for each of grad_accum micro-batches:    x, y = batch   (B, T) each
+        logits, loss = model(x, y)           forward, bf16 autocast on CUDA
+        (loss / grad_accum).backward()       gradients add up over micro-batches
+    clip the gradient norm                   guards against rare huge updates
+    AdamW step with the scheduled lr         warm-up, then cosine decay (minigpt.optim)
+
+Every ``eval_interval`` steps it measures train and val loss on ``eval_iters`` fixed batches,
+and every ``sample_interval`` steps it writes some text. Callbacks (for example the
+``TrainingDashboard`` widget) hear about all three.
+
+**Randomness.** Each step's batch choice and dropout come from seeds derived from
+``(seed, rank, step)``. So a run is reproducible on CPU, every DDP rank draws different batches,
+and resuming from a checkpoint needs nothing but the step number to continue bit-identically.
+While ``fit`` runs, the Trainer owns torch's global RNG.
+
+**Several processes.** Under ``torchrun`` the same code trains with ``DistributedDataParallel``
+(see ``minigpt.distributed``); only rank 0 shows progress, calls callbacks and saves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from tqdm.auto import tqdm
+
+from minigpt import distributed
+from minigpt.checkpoint import load_checkpoint, save_checkpoint
+from minigpt.data import get_batch
+from minigpt.device import autocast, configure_backends, pick_device, pick_dtype
+from minigpt.optim import lr_at, make_optimizer, set_lr
+from minigpt.sampling import generate
+
+BatchFn = Callable[[str, torch.Generator], tuple]
+
+
+@dataclass
+class TrainConfig:
+    """Everything about *how* to train (the model's shape lives in ``GPTConfig``)."""
+
+    max_iters: int = 1000  # optimiser steps
+    batch_size: int = 32  # sequences per micro-batch, per process
+    grad_accum: int = 1  # micro-batches per optimiser step (bigger effective batch, same memory)
+    lr: float = 1e-3  # peak learning rate
+    min_lr: float = 1e-4  # learning rate at the end of the cosine decay
+    warmup_iters: int = 100
+    lr_decay_iters: int | None = None  # end of the cosine; None = max_iters
+    weight_decay: float = 0.1  # on matrices only
+    betas: tuple[float, float] = (0.9, 0.99)
+    grad_clip: float = 1.0  # max gradient norm; 0 = no clipping
+    eval_interval: int = 250  # steps between evaluations; 0 = only at the end
+    eval_iters: int = 20  # batches per split per evaluation
+    log_interval: int = 1  # steps between history rows / on_step calls (each costs a device sync)
+    sample_interval: int = 0  # steps between text samples (needs a tokenizer); 0 = never
+    sample_prompt: str = "\n"
+    sample_tokens: int = 200
+    seed: int = 1337
+    device: str = "auto"  # "auto" (cuda > mps > cpu), "cpu", "cuda", "cuda:1", "mps"
+    dtype: str = "auto"  # "auto" (bfloat16 on CUDA, else float32), "float32", "bfloat16"
+    compile: bool = False  # torch.compile the model (worth it on GPU for long runs)
+    target_val_loss: float | None = None  # stop as soon as an evaluation reaches this
+    progress: bool = True  # tqdm progress bar
+    out: str | None = None  # checkpoint path written at every evaluation and at the end
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(self.betas)
+        problems = []
+        for name in ("max_iters", "batch_size", "grad_accum", "eval_iters", "log_interval", "sample_tokens"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                problems.append(f"{name} must be an int >= 1, got {value!r}")
+        for name in ("warmup_iters", "eval_interval", "sample_interval"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                problems.append(f"{name} must be an int >= 0, got {value!r}")
+        if not (self.lr > 0 and 0 <= self.min_lr <= self.lr):
+            problems.append(f"need lr > 0 and 0 <= min_lr <= lr, got lr={self.lr}, min_lr={self.min_lr}")
+        if self.grad_clip < 0 or self.weight_decay < 0:
+            problems.append("grad_clip and weight_decay must be >= 0")
+        if problems:
+            raise ValueError("invalid TrainConfig: " + "; ".join(problems))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields {unknown}; known fields are {sorted(known)}")
+        return cls(**data)
+
+
+class History(list):
+    """One dict per logged step: ``step``, ``train_loss``, ``lr``, ``tokens_per_s`` and, at
+    evaluation steps, ``val_loss`` (and ``eval_train_loss``, the train loss on the fixed eval batches)."""
+
+    def column(self, key: str) -> list:
+        """Values of ``key`` in the rows that have it: ``history.column("val_loss")``."""
+        return [row[key] for row in self if key in row]
+
+    def last(self, key: str):
+        values = self.column(key)
+        return values[-1] if values else None
+
+
+def derive_seed(*parts: int) -> int:
+    """A reproducible seed for each combination of parts, e.g. ``(seed, rank, step, purpose)``."""
+    value = 0
+    for part in parts:
+        value = (value * 1_000_003 + part + 1) % (2**61 - 1)  # polynomial hash mod a Mersenne prime
+    return value
+
+
+# purposes for derive_seed: the same (seed, rank, step) must give unrelated streams
+_TRAIN_BATCH, _DROPOUT, _EVAL = 1, 2, 3
+
+
+class Trainer:
+    """Trains ``model`` (a ``GPT``, or any module called as ``model(*batch) -> (logits, loss)``).
+
+    ``train_data`` / ``val_data``: LongTensor[N] token streams, cut into (B, T) batches with
+    T = ``model.config.block_size``; or one callable ``batch_fn(split, generator) -> tuple of tensors``
+    (split is ``"train"`` or ``"val"``) for other tasks (masked LM, seq2seq), whose tuple is passed
+    to the model as ``model(*batch)``.
+
+    ``callbacks``: objects with any of ``on_step(trainer, info)``, ``on_eval(trainer, info)``,
+    ``on_sample(trainer, info)``. An exception in a callback is reported once as a warning and
+    training goes on.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        config: TrainConfig | None = None,
+        train_data: torch.Tensor | BatchFn | None = None,
+        val_data: torch.Tensor | None = None,
+        *,
+        tokenizer=None,
+        callbacks: Sequence = (),
+    ) -> None:
+        self.config = config = config if config is not None else TrainConfig()
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+        self.dist, self.device = distributed.setup(pick_device(config.device))
+        configure_backends(self.device)
+        self.dtype = pick_dtype(config.dtype, self.device)
+        self.block_size = model.config.block_size
+        self.batch_fn, self.train_data, self.val_data = self._check_data(train_data, val_data)
+        self.tokenizer = tokenizer
+        self.callbacks = list(callbacks)
+        self.model = model.to(self.device)
+        self.optimizer = make_optimizer(model, config.lr, config.weight_decay, config.betas, self.device)
+        self.forward_model = torch.compile(model) if config.compile else model  # eval, no DDP
+        self.train_model = self.forward_model
+        if self.dist.enabled:
+            ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=self._device_ids())
+            self.train_model = torch.compile(ddp) if config.compile else ddp
+        self.generator = torch.Generator()  # batch choice; reseeded every step
+        self.step = 0
+        self.history = History()
+        self.stopped_early = False
+        self._failed_callbacks: set[tuple[int, str]] = set()
+
+    # -- data ---------------------------------------------------------------------------------
+
+    def _check_data(self, train_data, val_data):
+        if callable(train_data):
+            if val_data is not None:
+                raise ValueError("with a batch_fn, pass val_data=None: the batch_fn serves both splits")
+            return train_data, None, None
+        tensors = []
+        for name, data in (("train_data", train_data), ("val_data", val_data)):
+            if data is None and name == "val_data":
+                tensors.append(None)
+                continue
+            if not isinstance(data, torch.Tensor) or data.dim() != 1 or data.is_floating_point():
+                raise TypeError(
+                    f"{name} must be a 1-D LongTensor of token ids (e.g. torch.tensor(tok.encode(text))) "
+                    f"or, for train_data, a batch_fn(split, generator); got {_describe(data)}"
+                )
+            if len(data) <= self.block_size + 1:
+                raise ValueError(
+                    f"{name} has {len(data)} tokens but batches need more than block_size + 1 = "
+                    f"{self.block_size + 1}; use more text or a smaller block_size"
+                )
+            tensors.append(data.long())
+        return None, tensors[0], tensors[1]
+
+    def _device_ids(self):
+        return [self.device.index] if self.device.type == "cuda" else None
+
+    def get_batch(self, split: str, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """One batch for ``split`` as a tuple of tensors on the training device."""
+        if self.batch_fn is not None:
+            return tuple(t.to(self.device, non_blocking=True) for t in self.batch_fn(split, generator))
+        data = self.train_data if split == "train" else self.val_data
+        return get_batch(data, self.config.batch_size, self.block_size, generator, self.device)
+
+    # -- one step -----------------------------------------------------------------------------
+
+    def train_step(self) -> tuple[torch.Tensor, float, int]:
+        """One optimiser step. Returns (mean loss as a 0-d tensor, lr used, tokens seen by this rank)."""
+        config = self.config
+        lr = lr_at(self.step, config.lr, config.min_lr, config.warmup_iters,
+                   config.lr_decay_iters or config.max_iters)
+        set_lr(self.optimizer, lr)
+        self.generator.manual_seed(derive_seed(config.seed, self.dist.rank, self.step, _TRAIN_BATCH))
+        torch.manual_seed(derive_seed(config.seed, self.dist.rank, self.step, _DROPOUT))
+        total_loss, tokens = torch.zeros((), device=self.device), 0
+        for micro in range(config.grad_accum):
+            batch = self.get_batch("train", self.generator)
+            # with DDP, only the last micro-batch's backward averages gradients across ranks
+            last = micro == config.grad_accum - 1
+            sync = contextlib.nullcontext() if last or not self.dist.enabled else self.train_model.no_sync()
+            with sync:
+                with autocast(self.device, self.dtype):
+                    _, loss = self.train_model(*batch)
+                (loss / config.grad_accum).backward()
+            total_loss += loss.detach()
+            tokens += batch[0].numel()
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return total_loss / config.grad_accum, lr, tokens
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Mean loss over ``eval_iters`` fixed batches per split: ``{"train_loss", "val_loss"}``
+        (``val_loss`` only when there is validation data). Averaged over ranks under DDP."""
+        self.model.eval()
+        results = {}
+        splits = ["train"] + (["val"] if self.val_data is not None or self.batch_fn is not None else [])
+        for split in splits:
+            generator = torch.Generator().manual_seed(
+                derive_seed(self.config.seed, self.dist.rank, len(split), _EVAL)
+            )
+            total = torch.zeros((), device=self.device)
+            for _ in range(self.config.eval_iters):
+                with autocast(self.device, self.dtype):
+                    _, loss = self.forward_model(*self.get_batch(split, generator))
+                total += loss.float()
+            mean = total.item() / self.config.eval_iters
+            results[f"{split}_loss"] = distributed.mean_across_ranks(mean, self.dist, self.device)
+        self.model.train()
+        return results
+
+    def sample(self, prompt: str | None = None, max_new_tokens: int | None = None, **settings) -> str:
+        """Text from the model (needs a tokenizer); reproducible with the run's seed."""
+        if self.tokenizer is None:
+            raise ValueError("Trainer.sample needs a tokenizer: pass Trainer(..., tokenizer=tok)")
+        prompt_ids = self.tokenizer.encode(self.config.sample_prompt if prompt is None else prompt)
+        settings.setdefault("seed", self.config.seed)
+        ids = generate(self.model, prompt_ids, max_new_tokens or self.config.sample_tokens, **settings)
+        return self.tokenizer.decode(ids)
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def fit(self, steps: int | None = None) -> History:
+        """Train until ``config.max_iters`` steps (or for ``steps`` more steps) and return the history.
+
+        Stops early when an evaluation reaches ``config.target_val_loss``. Interrupting it
+        (Ctrl-C, a notebook's stop button) keeps every step done so far in ``self.model``.
+        """
+        config = self.config
+        end = config.max_iters if steps is None else self.step + steps
+        world = self.dist.world_size
+        self.model.train()
+        bar = tqdm(total=end, initial=self.step, desc="train", disable=not (config.progress and self.dist.is_main))
+        start = window_start = time.perf_counter()
+        window_tokens = 0
+        try:
+            while self.step < end:
+                loss, lr, tokens = self.train_step()
+                window_tokens += tokens * world
+                bar.update(1)
+                if self.step % config.log_interval == 0 or self.step == end:
+                    now = time.perf_counter()
+                    row = {
+                        "step": self.step,
+                        "train_loss": distributed.mean_across_ranks(loss.item(), self.dist, self.device),
+                        "lr": lr,
+                        "tokens_per_s": window_tokens / max(now - window_start, 1e-9),
+                    }
+                    window_start, window_tokens = now, 0
+                    self.history.append(row)
+                    bar.set_postfix(loss=f"{row['train_loss']:.4f}", tok_s=f"{row['tokens_per_s']:,.0f}", refresh=False)
+                    self._notify("on_step", {**row, "elapsed": now - start})
+                if (config.eval_interval and self.step % config.eval_interval == 0) or self.step == end:
+                    if self._run_evaluation(start):
+                        break
+                    window_start = time.perf_counter()
+                if config.sample_interval and self.step % config.sample_interval == 0 and self.tokenizer:
+                    text = self.sample()
+                    self._notify("on_sample", {"step": self.step, "prompt": config.sample_prompt, "text": text})
+                    window_start = time.perf_counter()
+        finally:
+            bar.close()
+        return self.history
+
+    def _run_evaluation(self, start: float) -> bool:
+        """Evaluate, record, notify, save; True when the target val loss is reached."""
+        losses = self.evaluate()
+        info = {"step": self.step, "train_loss": losses["train_loss"], "val_loss": losses.get("val_loss"),
+                "elapsed": time.perf_counter() - start}
+        if self.history and self.history[-1]["step"] == self.step:
+            self.history[-1].update(val_loss=info["val_loss"], eval_train_loss=info["train_loss"])
+        else:
+            self.history.append({"step": self.step, "val_loss": info["val_loss"], "eval_train_loss": info["train_loss"]})
+        if self.config.progress and self.dist.is_main:
+            val = "" if info["val_loss"] is None else f", val loss {info['val_loss']:.4f}"
+            tqdm.write(f"step {self.step}: train loss {info['train_loss']:.4f}{val}")
+        self._notify("on_eval", info)
+        if self.config.out:
+            self.save(self.config.out)
+        target = self.config.target_val_loss
+        self.stopped_early = target is not None and info["val_loss"] is not None and info["val_loss"] <= target
+        return self.stopped_early
+
+    def _notify(self, event: str, info: dict) -> None:
+        """Call ``event`` on every callback (rank 0 only); a failing callback never stops training."""
+        if not self.dist.is_main:
+            return
+        for index, callback in enumerate(self.callbacks):
+            method = getattr(callback, event, None)
+            if method is None:
+                continue
+            try:
+                method(self, info)
+            except Exception as error:  # noqa: BLE001 - a plotting bug must not cost the training run
+                if (index, event) not in self._failed_callbacks:
+                    self._failed_callbacks.add((index, event))
+                    warnings.warn(
+                        f"callback {type(callback).__name__}.{event} raised {type(error).__name__}: {error}; "
+                        "training continues (further errors from it are not reported)",
+                        RuntimeWarning, stacklevel=2,
+                    )
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def save(self, path) -> None:
+        """Write model, optimiser, step, configs, tokenizer and history (rank 0 only; atomic)."""
+        if self.dist.is_main:
+            save_checkpoint(path, self.model, tokenizer=self.tokenizer, optimizer=self.optimizer,
+                            step=self.step, train_config=self.config.to_dict(), history=list(self.history))
+
+    def load(self, path) -> None:
+        """Resume from a checkpoint written by ``save``: the next ``fit`` continues exactly."""
+        checkpoint = load_checkpoint(path, config=self.model.config, tokenizer=self.tokenizer, device=self.device)
+        self.model.load_state_dict(checkpoint.model_state)
+        if checkpoint.optimizer_state is None:
+            raise ValueError(f"checkpoint {path} has no optimiser state, so training cannot resume from it")
+        self.optimizer.load_state_dict(checkpoint.optimizer_state)
+        self.step = checkpoint.step
+        self.history = History(checkpoint.history)
+
+
+def _describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    return f"{type(value).__name__}"
