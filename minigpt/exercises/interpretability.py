@@ -1,0 +1,81 @@
+"""Checks for notebook 08 (inside a trained model): scoring attention heads by what they attend to.
+
+All scores read attention weights of shape (..., T, T) - e.g. (L, H, T, T) for every head of a
+model - where row i is query position i and column j the key position it attends to.
+They return one number per head, shape (...): the average weight on the position of interest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from minigpt.exercises._result import Result, failed, passed
+
+
+def _diagonal_mean(attention: torch.Tensor, offset: int, first_query: int = 0) -> torch.Tensor:
+    """Mean of ``attention[..., i, i - offset]`` over the queries i >= ``first_query`` (and >= offset)."""
+    rows = attention[..., first_query:, :]  # row r is query i = first_query + r
+    return rows.diagonal(offset=first_query - offset, dim1=-2, dim2=-1).mean(dim=-1)
+
+
+def previous_token_scores(attention: torch.Tensor) -> torch.Tensor:
+    """(..., T, T) -> (...): how much each query attends to the token right before it."""
+    return _diagonal_mean(attention, 1)
+
+
+def induction_scores(attention: torch.Tensor, period: int) -> torch.Tensor:
+    """(..., T, T) -> (...): on a sequence that repeats every ``period`` tokens, how much each query
+    attends to the token *after* the previous copy of itself (key i - period + 1), which is exactly
+    the token that should come next. Queries in the first copy have no earlier copy and are skipped."""
+    return _diagonal_mean(attention, period - 1, first_query=period)
+
+
+def _random_causal_attention(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """Random attention weights (..., T, T): softmax of random scores under a causal mask."""
+    scores = torch.randn(shape, generator=generator) * 2
+    T = shape[-1]
+    future = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+    return scores.masked_fill(future, float("-inf")).softmax(dim=-1)
+
+
+def _compare(learner_fn: Callable, reference: Callable, name: str, hint: str, **kwargs) -> Result | None:
+    """None when the learner's scores match the reference on random heads, else a failed Result."""
+    generator = torch.Generator().manual_seed(0)
+    attention = _random_causal_attention((2, 3, 12, 12), generator)  # (L, H, T, T)
+    try:
+        got = torch.as_tensor(learner_fn(attention.clone(), **kwargs), dtype=torch.float32)
+    except Exception as error:  # a learner's bug should print a hint, not stop the notebook
+        return failed(f"your {name} raised {type(error).__name__}: {error}", hint)
+    want = reference(attention, **kwargs)
+    if got.shape != want.shape:
+        return failed(f"expected one score per head, shape {tuple(want.shape)}, got shape {tuple(got.shape)}",
+                      "average over the query positions only (the last-but-one dim); keep the leading (L, H) dims")
+    if not torch.allclose(got, want, atol=1e-5):
+        return failed(f"your {name} differs from ours by up to {float((got - want).abs().max()):.4f}", hint)
+    return None
+
+
+def check_previous_token_score(learner_fn: Callable[[torch.Tensor], torch.Tensor]) -> Result:
+    """``learner_fn(attention (..., T, T)) -> (...)`` must match :func:`previous_token_scores`."""
+    hint = "take attention[..., i, i - 1] for i = 1 .. T-1 (torch.diagonal with offset=-1) and average it"
+    problem = _compare(learner_fn, previous_token_scores, "previous-token score", hint)
+    return problem if problem is not None else passed("your previous-token score matches ours")
+
+
+def check_induction_score(learner_fn: Callable[[torch.Tensor, int], torch.Tensor]) -> Result:
+    """``learner_fn(attention (..., T, T), period) -> (...)`` must match :func:`induction_scores`."""
+    generator = torch.Generator().manual_seed(1)
+    attention = _random_causal_attention((12, 12), generator)
+    try:
+        got = torch.as_tensor(learner_fn(attention, period=4), dtype=torch.float32)
+    except Exception as error:
+        return failed(f"your induction score raised {type(error).__name__}: {error}", "try it on one head, shape (T, T)")
+    if got.shape == () and torch.allclose(got, _diagonal_mean(attention, 4, first_query=4), atol=1e-5):
+        return failed("you measured attention to the earlier copy of the same token (key i - period)",
+                      "an induction head looks one step further, at the token that FOLLOWED that copy: key i - period + 1")
+    hint = ("for each query i in the second copy (i >= period) take attention[..., i, i - period + 1] "
+            "and average: attention[..., period:, :].diagonal(offset=1, dim1=-2, dim2=-1)")
+    problem = _compare(learner_fn, induction_scores, "induction score", hint, period=5)
+    return problem if problem is not None else passed("your induction score matches ours")
