@@ -1,0 +1,209 @@
+"""How figures reach the browser: one shared copy of plotly.js, small live panes, static fallbacks.
+
+Why not plotly's ``FigureWidget``? In plotly >= 6 every FigureWidget is an anywidget whose
+``_esm`` holds the whole plotly.js bundle (~4.8 MB), and that string is saved in the notebook's
+widget state once *per figure*. Here instead:
+
+* ``PlotlyLib`` is one hidden widget per kernel holding plotly.js gzip-compressed and base64'd
+  (~2 MB). Every pane asks the widget manager for it, so the saved notebook holds one copy.
+* ``PlotlyPane`` is a tiny anywidget (its ``_esm`` is ~2 KB) that draws a figure JSON with
+  ``Plotly.react`` and sends clicks back to Python. Arrays travel as plotly's typed-array
+  encoding (base64 binary), not as JSON number lists.
+* ``static_html(figures)`` is the static fallback put beside the widget view in every output
+  bundle. It carries the same compressed plotly.js once per kernel session (the first view
+  shown) and later fallbacks reuse it, so exported HTML renders with no network at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+import anywidget
+import plotly
+import plotly.graph_objects as go
+import plotly.io as pio
+import traitlets
+
+from .theme import TEMPLATE
+
+
+@functools.lru_cache(maxsize=1)
+def plotly_js_gzip_b64() -> str:
+    """plotly.js from the installed plotly package, gzip'd (mtime 0: deterministic) and base64'd."""
+    source = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    return base64.b64encode(gzip.compress(source.read_bytes(), 6, mtime=0)).decode("ascii")
+
+
+# Unpack the base64 gzip with the browser's DecompressionStream and run plotly.js with
+# `define`/`module`/`exports` shadowed, so that a RequireJS on the page cannot capture it:
+# it always lands on window.Plotly.
+_UNPACK_JS = """
+async function unpackPlotly(b64) {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  const source = await new Response(stream).text();
+  new Function("define", "module", "exports", source).call(globalThis);
+  return globalThis.Plotly;
+}
+"""
+
+_PANE_ESM = _UNPACK_JS + """
+async function loadPlotly(model) {
+  if (globalThis.Plotly) return globalThis.Plotly;
+  if (!globalThis.__minigptPlotly) {
+    globalThis.__minigptPlotly = (async () => {
+      const id = model.get("lib").replace("IPY_MODEL_", "");
+      const lib = await model.widget_manager.get_model(id);
+      return unpackPlotly(lib.get("source"));
+    })();
+  }
+  return globalThis.__minigptPlotly;
+}
+
+async function render({ model, el }) {
+  const Plotly = await loadPlotly(model);
+  const div = document.createElement("div");
+  div.className = "minigpt-pane";
+  el.appendChild(div);
+  let clicks = 0;
+  const draw = () => {
+    const fig = JSON.parse(model.get("figure"));
+    const config = { responsive: true, displaylogo: false,
+      toImageButtonOptions: { format: "png", scale: 2 } };
+    return Plotly.react(div, fig.data, fig.layout, config).then(() => {
+      if (!div.__minigptClick) {
+        div.__minigptClick = true;
+        div.on("plotly_click", (ev) => {
+          const p = ev.points[0];
+          model.set("click", { x: p.x, y: p.y, curve: p.curveNumber,
+            point: p.pointNumber ?? p.pointNumbers ?? null,
+            trace: p.data.name ?? null, n: ++clicks });
+          model.save_changes();
+        });
+      }
+    });
+  };
+  model.on("change:figure", draw);
+  await draw();
+  return () => { model.off("change:figure", draw); Plotly.purge(div); };
+}
+export default { render };
+"""
+
+
+class PlotlyLib(anywidget.AnyWidget):
+    """Hidden holder of the compressed plotly.js; never displayed, only referenced by panes."""
+
+    _esm = "export default { render() {} };"
+    source = traitlets.Unicode("").tag(sync=True)
+
+
+@functools.lru_cache(maxsize=1)
+def shared_lib() -> PlotlyLib:
+    """The single PlotlyLib of this kernel (created on first use, so importing costs nothing)."""
+    return PlotlyLib(source=plotly_js_gzip_b64())
+
+
+def make_figure(traces: list[dict], layout: dict) -> go.Figure:
+    """A go.Figure from plain dicts without plotly's per-property validation.
+
+    Validation costs ~10 ms per trace (it walks every array); views build figures on every click,
+    so they assemble known-good dicts instead.
+    """
+    return go.Figure(data=traces, layout={"template": TEMPLATE, **layout}, _validate=False)
+
+
+def figure_json(fig) -> str:
+    """Compact plotly JSON for ``fig`` with numpy arrays as base64 typed arrays."""
+    if fig.layout.template != TEMPLATE:
+        fig.update_layout(template=TEMPLATE)
+    return pio.to_json(fig, validate=False, pretty=False)
+
+
+class PlotlyPane(anywidget.AnyWidget):
+    """One live plotly figure. Set ``.figure_obj = go.Figure`` to redraw; read clicks from ``.click``.
+
+    ``on_click(callback)`` registers ``callback(point: dict)`` with keys x, y, curve, point, trace.
+    """
+
+    _esm = _PANE_ESM
+    figure = traitlets.Unicode("{}").tag(sync=True)
+    lib = traitlets.Unicode("").tag(sync=True)
+    click = traitlets.Dict({}).tag(sync=True)
+
+    def __init__(self, fig=None, **kwargs):
+        super().__init__(lib=f"IPY_MODEL_{shared_lib().model_id}", **kwargs)
+        self._callbacks = []
+        self.observe(self._dispatch, names="click")
+        if fig is not None:
+            self.show(fig)
+
+    def show(self, fig) -> None:
+        """Send a new figure to the front end (a no-op when nothing changed)."""
+        self.figure = figure_json(fig)
+
+    def on_click(self, callback) -> None:
+        self._callbacks.append(callback)
+
+    def _dispatch(self, change) -> None:
+        for callback in self._callbacks:
+            callback(change["new"])
+
+    def __repr__(self) -> str:
+        return "PlotlyPane()"
+
+
+# ---------------------------------------------------------------------------------------------
+# Static fallback (text/html): renders in nbconvert HTML with no network
+# ---------------------------------------------------------------------------------------------
+
+_static_lib_sent = False
+
+
+def static_html(figures, title: str = "") -> str:
+    """HTML that draws ``figures`` with plotly.js, fully offline.
+
+    The first call in a kernel session embeds the compressed plotly.js (~2 MB); later calls reuse
+    the copy already on the page, so a notebook carries it once. Element ids come from a hash of
+    the content, so re-running a notebook gives byte-identical outputs (nbval compares text/html).
+    """
+    global _static_lib_sent
+    parts = [f"<div class='minigpt-static'>{f'<b>{title}</b>' if title else ''}"]
+    if not _static_lib_sent:
+        _static_lib_sent = True
+        parts.append(
+            "<script>" + _UNPACK_JS + "if (!globalThis.Plotly && !globalThis.__minigptStatic) {"
+            f"globalThis.__minigptStatic = unpackPlotly('{plotly_js_gzip_b64()}');}}</script>"
+        )
+    for fig in figures:
+        spec = figure_json(fig).replace("</", "<\\/")  # a "</script>" in a title must not end the tag
+        div_id = "minigpt-" + hashlib.sha1(spec.encode()).hexdigest()[:12]
+        height = fig.layout.height or 450
+        parts.append(
+            f"<div id='{div_id}' class='minigpt-static-figure' style='height:{height}px'></div>"
+            "<script>(function(){var fig=" + spec + ";"
+            f"var el=document.getElementById('{div_id}');"
+            "var ready=globalThis.Plotly?Promise.resolve(globalThis.Plotly):globalThis.__minigptStatic;"
+            "if(!ready){el.textContent='plotly.js is embedded in the first minigpt view of this notebook;"
+            " re-run the notebook from the top to see this figure.';return;}"
+            "ready.then(function(P){P.newPlot(el,fig.data,fig.layout,{displaylogo:false});});})();"
+            "</script>"
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def reset_static_session() -> None:
+    """Forget that plotly.js was embedded (for tests and for exporting one view on its own)."""
+    global _static_lib_sent
+    _static_lib_sent = False
+
+
+def json_size(obj) -> int:
+    """Bytes of ``obj`` as JSON (used by the benchmark to measure widget state)."""
+    return len(json.dumps(obj, separators=(",", ":")))

@@ -1,0 +1,179 @@
+"""``EmbeddingSpace3D(vectors, labels, groups)``: embeddings projected to 3D with PCA.
+
+* The title says how much variance the 3 axes keep (PCA is a lossy picture of D dimensions).
+* ``analogy(a, b, c)`` computes a - b + c in the full D-dim space, lists the nearest neighbours by
+  cosine similarity and draws the arrows b -> a and c -> (a - b + c) in the 3D picture.
+* ``EmbeddingSpace3D.contextual(paths)`` follows one token's vector across layers (or sentences).
+"""
+
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+import plotly.graph_objects as go
+
+from . import theme
+from ._base import View
+from ._plotly import PlotlyPane, make_figure
+from ._validate import as_float_array, check_finite
+
+
+def pca(vectors: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Project [N, D] onto its top-k principal axes.
+
+    Returns (coords [N, k], axes [k, D], mean [D], explained [k]) where explained[i] is the
+    fraction of total variance along axis i (the squared singular values over their sum).
+    Fewer than k dimensions are padded with zero axes.
+    """
+    x = vectors.astype(np.float64)
+    mean = x.mean(axis=0)
+    _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
+    var = s**2
+    explained = var / var.sum() if var.sum() > 0 else np.zeros_like(var)
+    axes = np.zeros((k, x.shape[1]))
+    axes[: min(k, len(vt))] = vt[:k]
+    padded = np.zeros(k)
+    padded[: min(k, len(explained))] = explained[:k]
+    return (x - mean) @ axes.T, axes, mean, padded
+
+
+def cosine_neighbours(vectors: np.ndarray, query: np.ndarray, k: int, exclude=()) -> list[tuple[int, float]]:
+    """Indices and cosine similarities of the k rows of ``vectors`` closest to ``query``."""
+    norms = np.linalg.norm(vectors, axis=1) * max(float(np.linalg.norm(query)), 1e-12)
+    sims = vectors @ query / np.maximum(norms, 1e-12)
+    order = [int(i) for i in np.argsort(-sims) if int(i) not in set(exclude)]
+    return [(i, float(sims[i])) for i in order[:k]]
+
+
+class EmbeddingSpace3D(View):
+    """3D PCA scatter of ``vectors`` [N, D] with ``labels`` (N strings) and optional ``groups``.
+
+    Methods: ``analogy(a, b, c, k=5)`` -> [(label, cosine)], ``figure()``, ``contextual(...)``.
+    Attributes: ``explained_variance`` (3 fractions), ``variance_kept`` (their sum), ``coords`` [N, 3].
+    """
+
+    def __init__(self, vectors, labels, groups=None, *, title: str = "Embedding space"):
+        x = as_float_array(vectors, "vectors")
+        if x.ndim != 2 or x.shape[0] == 0:
+            raise ValueError(f"vectors must have shape [N, D] with N >= 1, got {tuple(x.shape)}")
+        check_finite(x, "vectors", ("row", "dim"))
+        self.labels = [str(label) for label in labels]
+        if len(self.labels) != len(x):
+            raise ValueError(f"got {len(self.labels)} labels for {len(x)} vectors; pass one label per row")
+        self.groups = None if groups is None else [str(g) for g in groups]
+        if self.groups is not None and len(self.groups) != len(x):
+            raise ValueError(f"got {len(self.groups)} groups for {len(x)} vectors; pass one group per row")
+        self.vectors, self.title = x, title
+        self.coords, self._axes, self._mean, self.explained_variance = pca(x)
+        self.variance_kept = float(self.explained_variance.sum())
+        self._analogy = None
+        self._paths = None
+        self._widget = None
+
+    @classmethod
+    def contextual(cls, paths: dict, step_labels=None, *, title: str = "One token across layers") -> "EmbeddingSpace3D":
+        """Follow vectors through steps: ``paths = {"bank (river)": array[S, D], ...}``.
+
+        Each path is drawn as a line through its S points (e.g. the residual stream of one token after
+        every layer, from ``minigpt.capture``), labelled with ``step_labels`` (default "L0", "L1", ...).
+        """
+        if not paths:
+            raise ValueError("paths is empty: pass {name: array[steps, D]}")
+        arrays = {name: as_float_array(v, f"paths[{name!r}]") for name, v in paths.items()}
+        steps = {a.shape[0] for a in arrays.values()}
+        if len(steps) != 1 or any(a.ndim != 2 for a in arrays.values()):
+            raise ValueError("every path must be an array [steps, D] with the same number of steps")
+        n = steps.pop()
+        step_labels = [f"L{i}" for i in range(n)] if step_labels is None else [str(s) for s in step_labels]
+        view = cls(
+            np.concatenate(list(arrays.values())),
+            [f"{name} {step}" for name in arrays for step in step_labels],
+            [name for name in arrays for _ in range(n)],
+            title=title,
+        )
+        view._paths = n
+        return view
+
+    def __repr__(self) -> str:
+        return f"EmbeddingSpace3D(points={len(self.labels)}, dim={self.vectors.shape[1]}, variance_kept={self.variance_kept:.3f})"
+
+    def _index(self, label: str) -> int:
+        try:
+            return self.labels.index(label)
+        except ValueError:
+            raise ValueError(f"{label!r} is not one of the labels (e.g. {self.labels[:5]})") from None
+
+    def analogy(self, a: str, b: str, c: str, k: int = 5) -> list[tuple[str, float]]:
+        """Nearest labels (cosine, full dimension) to vec(a) - vec(b) + vec(c), excluding a, b, c."""
+        ia, ib, ic = (self._index(x) for x in (a, b, c))
+        target = self.vectors[ia] - self.vectors[ib] + self.vectors[ic]
+        found = cosine_neighbours(self.vectors, target, k, exclude=(ia, ib, ic))
+        self._analogy = (ia, ib, ic, target, [i for i, _ in found])
+        if self._widget is not None:
+            self._pane.show(self.figure())
+            self._result.value = self._result_html(found)
+        return [(self.labels[i], sim) for i, sim in found]
+
+    def _result_html(self, found) -> str:
+        ia, ib, ic = self._analogy[:3]
+        rows = "".join(f"<li>{self.labels[i]} <small>(cos {s:.3f})</small></li>" for i, s in found)
+        return f"<b>{self.labels[ia]} - {self.labels[ib]} + {self.labels[ic]}</b> is nearest to:<ol>{rows}</ol>"
+
+    def figure(self) -> go.Figure:
+        traces = []
+        groups = self.groups or ["points"] * len(self.labels)
+        colours = theme.group_colours(groups)
+        for name, colour in colours.items():
+            idx = [i for i, g in enumerate(groups) if g == name]
+            traces.append(dict(
+                type="scatter3d", x=self.coords[idx, 0], y=self.coords[idx, 1], z=self.coords[idx, 2],
+                mode="lines+markers+text" if self._paths else "markers+text", name=name,
+                text=[self.labels[i] for i in idx], textfont=dict(size=11, color=colour),
+                marker=dict(size=5, color=colour), line=dict(color=colour, width=4),
+                hovertemplate="%{text}<extra>" + name + "</extra>",
+            ))  # fmt: skip
+        if self._analogy is not None:
+            ia, ib, ic, target, near = self._analogy
+            t3 = (target.astype(np.float64) - self._mean) @ self._axes.T
+            p = self.coords
+            for start, end, label in ((p[ib], p[ia], "b -> a"), (p[ic], t3, "c -> a - b + c")):
+                traces.append(dict(type="scatter3d", x=[start[0], end[0]], y=[start[1], end[1]], z=[start[2], end[2]],
+                                   mode="lines", line=dict(color=theme.ACCENT, width=7), name=label))  # fmt: skip
+                d = end - start
+                traces.append(dict(type="cone", x=[end[0]], y=[end[1]], z=[end[2]], u=[d[0]], v=[d[1]], w=[d[2]],
+                                   anchor="tip", sizemode="absolute", sizeref=max(float(np.linalg.norm(d)), 1e-9) * 0.15,
+                                   colorscale=[[0, theme.ACCENT], [1, theme.ACCENT]], showscale=False, name=label))  # fmt: skip
+            traces.append(dict(type="scatter3d", x=[t3[0]], y=[t3[1]], z=[t3[2]], mode="markers+text", text=["a - b + c"],
+                               marker=dict(size=8, color=theme.ACCENT, symbol="diamond"), name="a - b + c"))  # fmt: skip
+            traces.append(dict(type="scatter3d", x=p[near, 0], y=p[near, 1], z=p[near, 2], mode="markers",
+                               marker=dict(size=10, color="rgba(0,0,0,0)", line=dict(color=theme.ACCENT, width=3)),
+                               name="nearest (cosine)"))  # fmt: skip
+        ev = self.explained_variance
+        axis = lambda i: dict(title=dict(text=f"PC{i + 1} ({100 * ev[i]:.1f}%)"))  # noqa: E731
+        return make_figure(traces, dict(
+            title=dict(text=f"{self.title}: PCA to 3D keeps {100 * self.variance_kept:.1f}% of the variance"),
+            height=560, scene=dict(xaxis=axis(0), yaxis=axis(1), zaxis=axis(2)), margin=dict(l=0, r=0, t=50, b=0),
+        ))  # fmt: skip
+
+    def figures(self) -> list:
+        return [self.figure()]
+
+    @property
+    def widget(self) -> W.Widget:
+        if self._widget is None:
+            self._pane = PlotlyPane(self.figure())
+            self._result = W.HTML()
+            pickers = [W.Combobox(options=sorted(set(self.labels)), placeholder=p, layout=W.Layout(width="140px"))
+                       for p in ("a", "b", "c")]  # fmt: skip
+            button = W.Button(description="a - b + c")
+
+            def run(_):
+                try:
+                    self.analogy(*(p.value for p in pickers))
+                except ValueError as err:
+                    self._result.value = f"<span style='color:{theme.ACCENT}'>{err}</span>"
+
+            button.on_click(run)
+            self._widget = W.VBox([self._pane, W.HBox([*pickers, button]), self._result])
+            self._widget.add_class("minigpt-embedding-view")
+        return self._widget
