@@ -27,6 +27,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from minigpt.config import GPTConfig
+from minigpt.tokenizers import tokenizer_from_dict
 
 FORMAT = "minigpt-checkpoint-v1"
 DEFAULT_NAME = "checkpoint.safetensors"
@@ -161,8 +162,6 @@ def load_checkpoint(path, *, config: GPTConfig | None = None, tokenizer=None, de
         raise ValueError(f"checkpoint {path} was saved for a different model config: {_config_diff(saved_config, config)}")
     saved_tokenizer = None
     if meta["tokenizer"] is not None:
-        from minigpt.tokenizers import tokenizer_from_dict
-
         saved_tokenizer = tokenizer_from_dict(meta["tokenizer"])
     if tokenizer is not None and meta["tokenizer"] is not None and tokenizer.to_dict() != meta["tokenizer"]:
         raise ValueError(

@@ -1,0 +1,158 @@
+"""Checkpoints: round trip without pickle, exact resume, atomic writes, and clear loading errors."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+import minigpt.checkpoint as checkpoint_module
+from minigpt.checkpoint import load_checkpoint, load_model, save_checkpoint
+from minigpt.config import GPTConfig
+from minigpt.model import GPT
+from minigpt.tokenizers import CharTokenizer
+from minigpt.train import Trainer, TrainConfig
+
+CONFIG = GPTConfig(vocab_size=12, block_size=16, n_layer=1, n_head=2, n_embd=16, dropout=0.1)
+TOKENIZER = CharTokenizer.from_text("abcdefghijkl")
+
+
+def _trainer(max_iters=10):
+    torch.manual_seed(0)
+    data = torch.randint(0, 12, (1200,), generator=torch.Generator().manual_seed(0))
+    config = TrainConfig(max_iters=max_iters, batch_size=4, lr=1e-2, warmup_iters=2, eval_interval=4,
+                         eval_iters=1, device="cpu", progress=False)
+    return Trainer(GPT(CONFIG), config, data[:1000], data[1000:], tokenizer=TOKENIZER)
+
+
+def test_round_trip_restores_everything_without_pickle(tmp_path, monkeypatch):
+    trainer = _trainer(max_iters=3)
+    trainer.fit()
+    path = tmp_path / "run"
+    path.mkdir()
+    trainer.save(path)  # a directory means <dir>/checkpoint.safetensors
+    assert (path / "checkpoint.safetensors").is_file()
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("checkpoints must not use torch.load"))
+    checkpoint = load_checkpoint(path)
+    assert checkpoint.step == 3 and checkpoint.config == CONFIG
+    assert checkpoint.tokenizer.to_dict() == TOKENIZER.to_dict()
+    assert checkpoint.train_config["batch_size"] == 4 and checkpoint.history == list(trainer.history)
+    assert set(checkpoint.optimizer_state["state"][0]) == {"exp_avg", "exp_avg_sq", "step"}
+    model, tokenizer = load_model(path)
+    idx = torch.tensor([[1, 2, 3]])
+    trainer.model.eval()
+    assert torch.equal(model(idx)[0], trainer.model(idx)[0])
+
+
+def test_tied_weights_are_stored_once(tmp_path):
+    from safetensors import safe_open
+
+    model = GPT(CONFIG)
+    path = save_checkpoint(tmp_path / "m.safetensors", model)
+    with safe_open(str(path), "pt") as f:
+        stored = [k for k in f.keys() if k.startswith("model.")]
+    state = model.state_dict()
+    shared = {name for name in state for other in state if name != other and
+              state[name].data_ptr() == state[other].data_ptr()}
+    assert len(stored) == len(state) - len(shared) // 2
+    assert load_checkpoint(path).build_model().state_dict().keys() == state.keys()
+
+
+def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
+    straight = _trainer()
+    straight.fit()
+    first = _trainer()
+    first.fit(steps=6)
+    first.save(tmp_path / "ckpt.safetensors")
+    resumed = _trainer()  # fresh weights and optimiser, all replaced by the checkpoint
+    resumed.load(tmp_path / "ckpt.safetensors")
+    resumed.fit()
+    assert resumed.step == straight.step == 10
+    assert resumed.history.column("train_loss") == straight.history.column("train_loss")
+    for a, b in zip(resumed.model.parameters(), straight.model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_a_failed_save_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.safetensors"
+    model = GPT(CONFIG)
+    save_checkpoint(path, model, step=1)
+
+    def crash_mid_write(tensors, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint_module, "save_file", crash_mid_write)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, model, step=2)
+    assert load_checkpoint(path).step == 1
+    assert os.listdir(tmp_path) == ["ckpt.safetensors"]  # no temporary file left behind
+
+
+def test_a_killed_process_leaves_a_loadable_checkpoint(tmp_path):
+    path = tmp_path / "ckpt.safetensors"
+    script = textwrap.dedent(f"""
+        import torch
+        from minigpt.checkpoint import save_checkpoint
+        from minigpt.config import GPTConfig
+        from minigpt.model import GPT
+        model = GPT(GPTConfig(vocab_size=64, block_size=64, n_layer=2, n_head=2, n_embd=256))
+        step = 0
+        while True:
+            step += 1
+            save_checkpoint({str(path)!r}, model, step=step)
+            print(step, flush=True)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        for _ in range(3):  # let it finish a few saves, then kill it while it is writing the next
+            assert process.stdout.readline().strip(), "the saving process died"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert load_checkpoint(path).step >= 3
+
+
+def test_missing_file_says_how_to_make_one(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint at .*nope.safetensors; train one first"):
+        load_checkpoint(tmp_path / "nope.safetensors")
+
+
+def test_truncated_file_is_reported(tmp_path):
+    path = save_checkpoint(tmp_path / "ckpt.safetensors", GPT(CONFIG))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="ckpt.safetensors is truncated or corrupt"):
+        load_checkpoint(path)
+
+
+def test_other_file_is_not_taken_for_a_checkpoint(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(ValueError, match="not a minigpt checkpoint"):
+        load_checkpoint(tmp_path / "other.safetensors")
+
+
+def test_other_config_names_the_differing_fields(tmp_path):
+    path = save_checkpoint(tmp_path / "ckpt.safetensors", GPT(CONFIG))
+    with pytest.raises(ValueError, match="different model config: n_layer: checkpoint has 1, expected 2; "
+                                         "n_embd: checkpoint has 16, expected 32"):
+        load_checkpoint(path, config=CONFIG.replace(n_layer=2, n_embd=32))
+    # a trainer for another shape refuses the checkpoint too
+    other = Trainer(GPT(CONFIG.replace(n_head=4)), TrainConfig(device="cpu", progress=False),
+                    torch.zeros(100, dtype=torch.long))
+    with pytest.raises(ValueError, match="n_head: checkpoint has 2, expected 4"):
+        other.load(path)
+
+
+def test_other_tokenizer_is_refused(tmp_path):
+    path = save_checkpoint(tmp_path / "ckpt.safetensors", GPT(CONFIG), tokenizer=TOKENIZER)
+    other = CharTokenizer.from_text("abcdefghijkm")
+    with pytest.raises(ValueError, match="different tokenizer: it has char with 12 tokens, you gave char"):
+        load_checkpoint(path, tokenizer=other)
+    assert load_checkpoint(path, tokenizer=CharTokenizer.from_text("lkjihgfedcba")).step == 0

@@ -1,0 +1,137 @@
+"""Sampling: each logits stage, validation messages, and generation with and without the KV cache."""
+
+import math
+
+import pytest
+import torch
+
+from minigpt.config import GPTConfig
+from minigpt.model import GPT
+from minigpt.sampling import (
+    apply_repetition_penalty,
+    apply_temperature,
+    apply_top_k,
+    apply_top_p,
+    generate,
+    probabilities,
+    process_logits,
+    sampling_stages,
+    stream,
+)
+
+LOGITS = torch.log(torch.tensor([0.5, 0.3, 0.15, 0.05]))
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=2, n_head=2, n_embd=16)).eval()
+
+
+def test_temperature_divides_and_zero_keeps_only_the_best():
+    assert torch.allclose(apply_temperature(LOGITS, 2.0), LOGITS / 2)
+    greedy = apply_temperature(torch.tensor([1.0, 3.0, 2.0]), 0)
+    assert greedy[1] == 3.0 and torch.isinf(greedy[[0, 2]]).all()
+    assert probabilities(greedy).tolist() == [0.0, 1.0, 0.0]
+
+
+def test_lower_temperature_sharpens():
+    assert probabilities(apply_temperature(LOGITS, 0.5))[0] > probabilities(LOGITS)[0] > \
+        probabilities(apply_temperature(LOGITS, 2.0))[0]
+
+
+def test_top_k_keeps_the_k_largest():
+    kept = torch.isfinite(apply_top_k(LOGITS, 2))
+    assert kept.tolist() == [True, True, False, False]
+    assert torch.equal(apply_top_k(LOGITS, 10), LOGITS)
+    assert apply_top_k(LOGITS, None) is LOGITS
+
+
+def test_top_p_keeps_the_smallest_nucleus():
+    assert torch.isfinite(apply_top_p(LOGITS, 0.8)).tolist() == [True, True, False, False]
+    assert torch.isfinite(apply_top_p(LOGITS, 0.81)).tolist() == [True, True, True, False]
+    assert torch.isfinite(apply_top_p(LOGITS, 0.01)).tolist() == [True, False, False, False]
+    assert torch.equal(apply_top_p(LOGITS, 1.0), LOGITS)
+    # works on any order and on batches (..., V)
+    shuffled = LOGITS[[2, 0, 3, 1]].expand(3, 4)
+    assert torch.isfinite(apply_top_p(shuffled, 0.8)).tolist() == [[False, True, False, True]] * 3
+
+
+def test_repetition_penalty_is_ctrl_style():
+    logits = torch.tensor([2.0, -2.0, 1.0, -1.0])
+    out = apply_repetition_penalty(logits, [0, 1, 1], 2.0)
+    assert out.tolist() == [1.0, -4.0, 1.0, -1.0]  # seen: positive halved, negative doubled
+    assert logits.tolist() == [2.0, -2.0, 1.0, -1.0]  # the input is not modified
+
+
+def test_sampling_stages_shows_every_stage_as_probabilities():
+    stages = sampling_stages(LOGITS, temperature=0.7, top_k=3, top_p=0.8, repetition_penalty=1.3, previous_ids=[0])
+    assert list(stages) == ["raw", "repetition_penalty", "temperature", "top_k", "top_p"]
+    for probs in stages.values():
+        assert math.isclose(probs.sum().item(), 1.0, rel_tol=1e-5)
+    assert stages["raw"][0] > stages["repetition_penalty"][0]  # token 0 was penalised
+    assert stages["top_k"][3] == 0
+    assert (stages["top_p"] > 0).sum() < (stages["top_k"] > 0).sum()
+    final = process_logits(LOGITS, temperature=0.7, top_k=3, top_p=0.8, repetition_penalty=1.3, previous_ids=[0])
+    assert torch.allclose(probabilities(final), stages["top_p"])
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"temperature": -1.0}, "temperature must be a number >= 0"),
+        ({"top_k": 0}, "top_k must be an int >= 1"),
+        ({"top_k": 2.5}, "top_k must be an int >= 1"),
+        ({"top_p": 0.0}, r"top_p must be in \(0, 1\]"),
+        ({"top_p": 1.5}, r"top_p must be in \(0, 1\]"),
+        ({"repetition_penalty": 0.0}, "repetition_penalty must be a number > 0"),
+        ({"max_new_tokens": -3}, "max_new_tokens must be an int >= 0"),
+    ],
+)
+def test_bad_settings_are_rejected_with_a_clear_message(model, settings, message):
+    kwargs = {"max_new_tokens": 3, **settings}
+    with pytest.raises(ValueError, match=message):
+        generate(model, [1, 2], **kwargs)
+
+
+def test_empty_prompt_is_rejected(model):
+    with pytest.raises(ValueError, match="the prompt is empty"):
+        generate(model, [], 5)
+    with pytest.raises(ValueError, match="the prompt is empty"):
+        list(stream(model, torch.tensor([], dtype=torch.long), 5))
+
+
+def test_cached_generation_equals_recomputing_the_window(model):
+    # 3 + 25 tokens overflow block_size=8 several times, so the window restarts are covered too
+    for prompt in ([3, 1, 4], list(range(12))):
+        cached = generate(model, prompt, 25, temperature=0)
+        recomputed = generate(model, prompt, 25, temperature=0, use_cache=False)
+        assert cached == recomputed
+        assert cached[: len(prompt)] == prompt and len(cached) == len(prompt) + 25
+
+
+def test_greedy_first_token_is_the_argmax(model):
+    logits, _ = model(torch.tensor([[5, 6, 7]]))
+    assert generate(model, [5, 6, 7], 1, temperature=0)[-1] == int(logits[0, -1].argmax())
+
+
+def test_seed_makes_sampling_reproducible(model):
+    a = generate(model, [1], 20, temperature=1.0, top_k=8, top_p=0.95, seed=7)
+    b = generate(model, [1], 20, temperature=1.0, top_k=8, top_p=0.95, seed=7)
+    c = generate(model, [1], 20, temperature=1.0, top_k=8, top_p=0.95, seed=8)
+    assert a == b and a != c
+    assert all(0 <= t < 16 for t in a)
+
+
+def test_stream_yields_the_new_tokens_one_at_a_time(model):
+    tokens = stream(model, torch.tensor([[2, 3]]), 6, seed=1)
+    first = next(tokens)
+    assert isinstance(first, int)
+    assert [2, 3, first, *tokens] == generate(model, [2, 3], 6, seed=1)
+
+
+def test_generate_restores_training_mode(model):
+    model.train()
+    generate(model, [1], 2)
+    assert model.training
+    model.eval()

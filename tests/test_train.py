@@ -1,0 +1,173 @@
+"""Trainer: learning, determinism, callbacks, early stopping, batch_fn tasks, optimiser and schedule."""
+
+import pytest
+import torch
+
+from minigpt.config import GPTConfig
+from minigpt.device import pick_device, pick_dtype
+from minigpt.model import GPT
+from minigpt.optim import lr_at, make_optimizer
+from minigpt.train import History, Trainer, TrainConfig
+
+CONFIG = GPTConfig(vocab_size=12, block_size=16, n_layer=1, n_head=2, n_embd=16, dropout=0.1)
+
+
+def _data(n=3000):
+    """A learnable stream: a repeated random cycle of 12 tokens."""
+    cycle = torch.randperm(12, generator=torch.Generator().manual_seed(0))
+    return cycle.repeat(n // 12 + 1)[:n]
+
+
+def _train(**overrides):
+    torch.manual_seed(0)
+    settings = dict(max_iters=12, batch_size=4, lr=1e-2, warmup_iters=2, eval_interval=6, eval_iters=2,
+                    device="cpu", progress=False, seed=3)
+    settings.update(overrides)
+    data = _data()
+    return Trainer(GPT(CONFIG), TrainConfig(**settings), data[:2500], data[2500:])
+
+
+def test_training_lowers_the_loss_and_fills_the_history():
+    trainer = _train(max_iters=30, eval_interval=30)
+    history = trainer.fit()
+    assert isinstance(history, History) and trainer.step == 30
+    assert [row["step"] for row in history] == list(range(1, 31))
+    assert history[-1]["val_loss"] < history.column("train_loss")[0] - 0.5
+    assert all(row["tokens_per_s"] > 0 and row["lr"] > 0 for row in history)
+    assert set(trainer.evaluate()) == {"train_loss", "val_loss"}
+
+
+def test_same_seed_gives_identical_losses_on_cpu():
+    first = _train().fit().column("train_loss")
+    second = _train().fit().column("train_loss")
+    other_seed = _train(seed=4).fit().column("train_loss")
+    assert first == second
+    assert first != other_seed
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    def on_step(self, trainer, info):
+        self.events.append(("step", info))
+
+    def on_eval(self, trainer, info):
+        self.events.append(("eval", info))
+
+    def on_sample(self, trainer, info):
+        self.events.append(("sample", info))
+
+
+class Broken:
+    def on_step(self, trainer, info):
+        raise RuntimeError("the plot failed")
+
+
+class FakeTokenizer:
+    def encode(self, text):
+        return [int(c) for c in text]
+
+    def decode(self, ids):
+        return "".join(str(i % 10) for i in ids)
+
+
+def test_callbacks_get_step_eval_and_sample_info():
+    recorder = Recorder()
+    trainer = _train(sample_interval=6, sample_prompt="1", sample_tokens=5)
+    trainer.tokenizer = FakeTokenizer()
+    trainer.callbacks.append(recorder)
+    trainer.fit()
+    kinds = [kind for kind, _ in recorder.events]
+    assert kinds.count("step") == 12 and kinds.count("eval") == 2 and kinds.count("sample") == 2
+    step_info = recorder.events[0][1]
+    assert set(step_info) == {"step", "train_loss", "lr", "tokens_per_s", "elapsed"}
+    eval_info = next(info for kind, info in recorder.events if kind == "eval")
+    assert set(eval_info) == {"step", "train_loss", "val_loss", "elapsed"} and eval_info["step"] == 6
+    sample_info = next(info for kind, info in recorder.events if kind == "sample")
+    assert sample_info["prompt"] == "1" and len(sample_info["text"]) == 6
+
+
+def test_a_failing_callback_warns_once_and_training_goes_on():
+    trainer = _train()
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    recorder = Recorder()
+    trainer.callbacks.extend([Broken(), recorder])
+    with pytest.warns(RuntimeWarning, match="Broken.on_step raised RuntimeError: the plot failed") as caught:
+        trainer.fit()
+    assert len([w for w in caught if "Broken" in str(w.message)]) == 1
+    assert trainer.step == 12 and len(recorder.events) == 14  # later callbacks still called
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
+
+
+def test_target_val_loss_stops_early():
+    trainer = _train(max_iters=100, eval_interval=5, target_val_loss=100.0)
+    trainer.fit()
+    assert trainer.stopped_early and trainer.step == 5
+
+
+def test_fit_steps_continues_where_it_stopped():
+    trainer = _train()
+    trainer.fit(steps=4)
+    assert trainer.step == 4
+    trainer.fit()
+    assert trainer.step == 12
+
+
+def test_batch_fn_trains_a_masked_language_model():
+    """A non-LM task: a bidirectional model fills in masked tokens; batches come from a function."""
+    config = CONFIG.replace(causal=False, dropout=0.0)
+    mask_id = 11
+
+    def batch_fn(split, generator):
+        x = torch.randint(0, 10, (8, 16), generator=generator)
+        masked = torch.rand(x.shape, generator=generator) < 0.15
+        return x.masked_fill(masked, mask_id), x.masked_fill(~masked, -100)
+
+    torch.manual_seed(0)
+    trainer = Trainer(GPT(config), TrainConfig(max_iters=3, eval_interval=3, eval_iters=2, device="cpu",
+                                               progress=False), batch_fn)
+    history = trainer.fit()
+    assert trainer.step == 3 and history[-1]["val_loss"] > 0
+
+
+def test_bad_data_is_rejected_with_a_clear_message():
+    config = TrainConfig(device="cpu", progress=False)
+    with pytest.raises(TypeError, match="train_data must be a 1-D LongTensor of token ids"):
+        Trainer(GPT(CONFIG), config, [1, 2, 3])
+    with pytest.raises(ValueError, match="val_data has 10 tokens but batches need more than block_size"):
+        Trainer(GPT(CONFIG), config, _data(), _data(10))
+
+
+def test_train_config_validation_names_the_field():
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match="unknown TrainConfig fields \\['nope'\\]"):
+        TrainConfig.from_dict({"nope": 1})
+    assert TrainConfig.from_dict(TrainConfig(betas=[0.8, 0.9]).to_dict()) == TrainConfig(betas=(0.8, 0.9))
+
+
+def test_weight_decay_only_on_matrices():
+    model = GPT(CONFIG)
+    decay, no_decay = make_optimizer(model, 1e-3, 0.1, (0.9, 0.99), torch.device("cpu")).param_groups
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    assert all(p.dim() >= 2 for p in decay["params"]) and all(p.dim() < 2 for p in no_decay["params"])
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+
+
+def test_warmup_then_cosine_schedule():
+    lrs = [lr_at(step, 1.0, 0.1, warmup_iters=10, decay_iters=110) for step in range(130)]
+    assert all(a < b for a, b in zip(lrs[:10], lrs[1:11]))  # rising during warm-up
+    assert lrs[10] == 1.0 and lrs[60] == pytest.approx(0.55) and lrs[110] == lrs[129] == 0.1
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))  # then never rising
+
+
+def test_device_and_dtype_choice():
+    assert pick_device("cpu").type == "cpu"
+    assert pick_device("auto").type in {"cuda", "mps", "cpu"}
+    assert pick_dtype("auto", torch.device("cpu")) == torch.float32
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            pick_device("cuda")
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        pick_dtype("float16", torch.device("cpu"))
