@@ -1,0 +1,203 @@
+"""Embedding, token, positional, sampling and training views: numbers shown are the right ones."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from widgets import EmbeddingSpace3D, PositionalEncodingView, SamplingExplorer, TokenView, TrainingDashboard
+from widgets import positional as P
+from widgets import sampling as S
+from widgets.theme import HEAD_COLOURS
+
+
+def test_widgets_never_imports_torch():
+    code = "import sys, widgets; assert 'torch' not in sys.modules, 'widgets imported torch'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_32_distinct_head_colours():
+    assert len(set(HEAD_COLOURS)) == 32
+
+
+# ----------------------------------------------------------------------------- embeddings
+
+
+def test_pca_variance_reported_is_correct():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 6)) * np.array([5.0, 3.0, 2.0, 0.5, 0.2, 0.1])
+    view = EmbeddingSpace3D(x, [str(i) for i in range(200)])
+    centred = x - x.mean(0)
+    eig = np.sort(np.linalg.eigvalsh(np.cov(centred.T)))[::-1]
+    np.testing.assert_allclose(view.explained_variance, eig[:3] / eig.sum(), rtol=1e-6)
+    assert f"{100 * view.variance_kept:.1f}%" in view.figure().layout.title.text
+
+
+def test_analogy_finds_nearest_by_cosine():
+    labels = ["king", "man", "woman", "queen", "apple"]
+    v = np.array([[1, 1, 0], [1, 0, 0], [0, 0, 1], [0, 1, 1], [5, -5, 0]], float)
+    view = EmbeddingSpace3D(v, labels, groups=["royal", "person", "person", "royal", "fruit"])
+    best = view.analogy("king", "man", "woman", k=2)
+    assert best[0][0] == "queen" and best[0][1] == pytest.approx(1.0)
+    names = [t.name for t in view.figure().data]
+    assert {"b -> a", "c -> a - b + c", "nearest (cosine)"} <= set(names)
+    with pytest.raises(ValueError, match="'prince' is not one of the labels"):
+        view.analogy("prince", "man", "woman")
+
+
+def test_contextual_paths_draw_one_line_per_token():
+    rng = np.random.default_rng(1)
+    view = EmbeddingSpace3D.contextual({"bank/river": rng.normal(size=(4, 8)), "bank/money": rng.normal(size=(4, 8))})
+    traces = view.figure().data
+    assert [t.name for t in traces] == ["bank/river", "bank/money"] and "lines" in traces[0].mode
+    assert list(traces[0].text) == ["bank/river L0", "bank/river L1", "bank/river L2", "bank/river L3"]
+
+
+def test_embedding_validation():
+    with pytest.raises(ValueError, match="2 labels for 3 vectors"):
+        EmbeddingSpace3D(np.zeros((3, 4)), ["a", "b"])
+    with pytest.raises(ValueError, match="NaN"):
+        EmbeddingSpace3D(np.full((3, 4), np.nan), ["a", "b", "c"])
+
+
+# ----------------------------------------------------------------------------- tokens
+
+
+class ByteTokenizer:
+    """Any object with encode/decode works: one id per UTF-8 byte."""
+
+    name = "bytes"
+
+    def encode(self, text):
+        return list(text.encode("utf-8"))
+
+    def decode(self, ids):
+        return bytes(ids).decode("utf-8", errors="replace")
+
+    def decode_bytes(self, ids):
+        return bytes(ids)
+
+
+class WordTokenizer:
+    name = "words"
+
+    def encode(self, text):
+        return list(range(len(text.split(" "))))
+
+    def decode(self, ids):
+        return "x"
+
+    def token_str(self, i):
+        return f"w{i}"
+
+
+def test_token_view_counts_whitespace_and_bytes():
+    view = TokenView("a b\né", [ByteTokenizer(), WordTokenizer()])
+    pieces = [p for _, p in view.tokens["bytes"]]
+    assert pieces == ["a", "␣", "b", "↵\n", "<0xC3>", "<0xA9>"]
+    assert view.tokens["words"] == [(0, "w0"), (1, "w1")]  # token_str is used when present
+    page = view.to_html()
+    assert "bytes: 6 tokens" in page and "words: 2 tokens" in page and "title='id 195'" in page
+    assert repr(view) == "TokenView(chars=5, tokens: bytes=6, words=2)"
+
+
+def test_token_view_errors():
+    with pytest.raises(ValueError, match="text is empty"):
+        TokenView("", [ByteTokenizer()])
+    with pytest.raises(TypeError, match="encode"):
+        TokenView("hi", [object()])
+
+
+# ----------------------------------------------------------------------------- positional
+
+
+def test_positional_math():
+    table = P.sinusoidal_table(10, 8)
+    assert table[3, 2] == pytest.approx(np.sin(3 / 10000 ** (2 / 8)))
+    x = np.random.default_rng(0).normal(size=(5, 8))
+    rotated = P.rope_rotate(x)
+    np.testing.assert_allclose(np.linalg.norm(rotated, axis=1), np.linalg.norm(x, axis=1))  # rotations keep length
+    sims = PositionalEncodingView(max_len=16, dim=8).similarities()
+    rope = sims["RoPE"]
+    assert rope[2, 5] == pytest.approx(rope[7, 10])  # RoPE similarity depends only on the offset
+    np.testing.assert_allclose(P.alibi_slopes(8), [2.0 ** -(i + 1) for i in range(8)])
+
+
+def test_positional_matches_minigpt():
+    torch = pytest.importorskip("torch")
+    pos = pytest.importorskip("minigpt.positional")
+    np.testing.assert_allclose(P.sinusoidal_table(12, 8), pos.sinusoidal_table(12, 8).numpy(), atol=1e-5)
+    np.testing.assert_allclose(P.alibi_slopes(6), pos.alibi_slopes(6).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(P.alibi_bias(4, 5), pos.alibi_bias(4, 5).numpy(), atol=1e-6)
+    x = torch.randn(6, 8)
+    cos, sin = pos.rope_frequencies(8, 6)
+    np.testing.assert_allclose(P.rope_rotate(x.numpy().astype(np.float64)), pos.apply_rope(x, cos, sin).numpy(), atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(temperature=0.7, top_k=5, top_p=None, repetition_penalty=1.0),
+        dict(temperature=1.3, top_k=None, top_p=0.8, repetition_penalty=1.5),
+        dict(temperature=0.0, top_k=3, top_p=0.5, repetition_penalty=2.0),
+    ],
+)
+def test_sampling_stages_equal_minigpt(settings):
+    torch = pytest.importorskip("torch")
+    sampling = pytest.importorskip("minigpt.sampling")
+    logits = np.random.default_rng(0).normal(size=40).astype(np.float32) * 3
+    previous = [1, 5, 5, 9]
+    mine = S.sampling_stages(logits.astype(np.float64), previous_ids=previous, **settings)
+    stage = torch.from_numpy(logits)
+    theirs = {"raw": stage}
+    stage = theirs["repetition_penalty"] = sampling.apply_repetition_penalty(stage, previous, settings["repetition_penalty"])
+    stage = theirs["temperature"] = sampling.apply_temperature(stage, settings["temperature"])
+    stage = theirs["top_k"] = sampling.apply_top_k(stage, settings["top_k"])
+    theirs["top_p"] = sampling.apply_top_p(stage, settings["top_p"])
+    for name, value in theirs.items():
+        np.testing.assert_allclose(mine[name], sampling.probabilities(value).numpy(), atol=1e-5, err_msg=name)
+
+
+def test_sampling_bars_mark_survivors_and_sample_is_a_survivor():
+    logits = np.array([4.0, 3.0, 2.0, 1.0, 0.0])
+    view = SamplingExplorer(logits, list("abcde"), top_k=2)
+    fig = view.figure()
+    assert len(fig.data) == 5
+    top_k_bars = fig.data[3]
+    assert [c == view.figure().data[0].marker.color[0] for c in top_k_bars.marker.color] == [True, True, False, False, False]
+    assert {view.sample() for _ in range(20)} <= {"a", "b"}
+    view.set(top_k=0, top_p=0.5)
+    assert np.count_nonzero(view.stages()["top_p"]) == 1
+
+
+def test_sampling_accepts_probs_and_validates():
+    view = SamplingExplorer(probs=[0.5, 0.25, 0.25], tokens=["x", "y", "z"])
+    np.testing.assert_allclose(view.stages()["raw"], [0.5, 0.25, 0.25])
+    with pytest.raises(ValueError, match="2 token strings for 3 logits"):
+        SamplingExplorer([1.0, 2.0, 3.0], ["a", "b"])
+    with pytest.raises(ValueError, match="exactly one"):
+        SamplingExplorer()
+
+
+# ----------------------------------------------------------------------------- dashboard
+
+
+def test_dashboard_is_a_tolerant_trainer_callback():
+    dash = TrainingDashboard(min_interval=0.0)
+    dash.widget
+    for step in range(3):
+        dash.on_step(None, {"step": step, "loss": 3.0 - step, "tokens_per_s": 1000.0 + step})
+    dash.on_step(None, {"step": 3, "train_loss": "not a number"})  # ignored, not a crash
+    dash.on_eval(None, {"step": 2, "val_loss": 2.5})
+    dash.on_sample(None, {"text": "To be <or> not", "attention": np.ones((2, 2, 4, 4)) / 4})
+    sent = json.loads(dash._pane.figure)
+    names = [t.get("name") for t in sent["data"]]
+    assert names == ["train loss", "val loss", "tokens/s", "attention"]
+    assert "1,002 tokens/s" in sent["layout"]["title"]["text"]
+    assert "To be &lt;or&gt; not" in dash._sample.value
+    assert repr(dash) == "TrainingDashboard(train_points=3, val_points=1)"
