@@ -1,0 +1,119 @@
+import pytest
+import torch
+
+from minigpt.config import MLP_TYPES, POS_TYPES, GPTConfig, get_config
+from minigpt.mlp import swiglu_hidden
+from minigpt.model import GPT
+
+
+def tiny(**overrides):
+    return get_config("tiny", n_layer=2, n_head=4, n_embd=32, block_size=16, **overrides)
+
+
+def test_forward_shapes_and_loss():
+    torch.manual_seed(0)
+    model = GPT(tiny())
+    idx = torch.randint(0, 65, (3, 10))
+    logits, loss = model(idx)
+    assert logits.shape == (3, 10, 65) and loss is None
+    _, loss = model(idx, torch.randint(0, 65, (3, 10)))
+    # freshly initialised: predictions are close to uniform over 65 tokens
+    assert abs(loss.item() - torch.log(torch.tensor(65.0)).item()) < 0.3
+
+
+def test_rejects_a_non_config():
+    with pytest.raises(TypeError, match="GPTConfig"):
+        GPT({"n_layer": 2})
+
+
+def test_num_params_hand_count_gpt2_small_shape():
+    # GPT-2 small with vocab 50257: the well-known 124M including position embeddings
+    C, L, V, T = 768, 12, 50257, 1024
+    block = 2 * 2 * C + (C * 3 * C + 3 * C) + (C * C + C) + (C * 4 * C + 4 * C) + (4 * C * C + C)
+    total = V * C + T * C + L * block + 2 * C
+    config = GPTConfig(vocab_size=V, block_size=T, n_layer=L, n_head=12, n_embd=C)
+    with torch.device("meta"):  # shapes only: no memory, no time spent initialising
+        model = GPT(config)
+    assert model.num_params(non_embedding=False) == total == 124_439_808
+    assert model.num_params() == total - T * C
+    assert model.flops_per_token() == 6 * (total - T * C) + 12 * L * T * C
+    assert model.flops_per_token(seq_len=128) == 6 * (total - T * C) + 12 * L * 128 * C
+
+
+def test_num_params_hand_count_untied_rope_swiglu_rmsnorm_gqa():
+    C, L, V, H, KV = 32, 2, 65, 4, 2
+    config = tiny(pos="rope", mlp="swiglu", norm="rmsnorm", bias=False, tie_weights=False, n_kv_head=KV)
+    hidden = swiglu_hidden(C)
+    assert hidden == 128
+    kv = KV * (C // H)
+    block = 2 * C + C * (C + 2 * kv) + C * C + C * 2 * hidden + hidden * C
+    total = 2 * V * C + L * block + C  # untied embedding and head, no position parameters
+    model = GPT(config)
+    assert model.num_params() == model.num_params(non_embedding=False) == total
+    assert model.flops_per_token(seq_len=8) == 6 * total + 12 * L * 8 * C
+
+
+def test_shakespeare_char_preset_is_nanogpt_size():
+    with torch.device("meta"):
+        model = GPT(get_config("shakespeare-char"))
+    assert abs(model.num_params() / 1e6 - 10.65) < 0.1
+
+
+def test_gpt2_style_init():
+    torch.manual_seed(0)
+    model = GPT(get_config("tiny", n_layer=8, n_embd=128))
+    h = model.transformer.h
+    assert abs(model.transformer.wte.weight.std().item() - 0.02) < 0.002
+    assert abs(h[0].mlp.c_fc.weight.std().item() - 0.02) < 0.002
+    assert abs(h[0].mlp.c_proj.weight.std().item() - 0.02 / 4) < 0.0005  # 1/sqrt(2*8)
+    assert abs(h[0].attn.c_proj.weight.std().item() - 0.02 / 4) < 0.0005
+    assert torch.all(h[0].attn.c_attn.bias == 0) and torch.all(h[0].ln_1.weight == 1)
+    assert model.lm_head.weight is model.transformer.wte.weight
+
+
+@pytest.mark.parametrize("mlp", MLP_TYPES)
+@pytest.mark.parametrize("pos", POS_TYPES)
+def test_gradients_reach_every_parameter(mlp, pos):
+    torch.manual_seed(0)
+    model = GPT(tiny(mlp=mlp, pos=pos, n_expert=3, expert_top_k=2, norm="rmsnorm" if mlp == "swiglu" else "layernorm"))
+    idx = torch.randint(0, 65, (4, 16))
+    _, loss = model(idx, idx)
+    loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def overfit(config, steps, lr=1e-2):
+    torch.manual_seed(0)
+    model = GPT(config)
+    x = torch.randint(0, config.vocab_size, (4, 16))
+    y = torch.roll(x, -1, dims=1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        _, loss = model(x, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def test_tiny_model_overfits_one_batch():
+    losses = overfit(tiny(), steps=100)
+    assert losses[-1] < 0.05, losses[-1]
+
+
+@pytest.mark.parametrize("prenorm", [True, False])
+def test_pre_and_post_norm_both_train(prenorm):
+    losses = overfit(tiny(prenorm=prenorm), steps=40)
+    assert losses[-1] < 0.1 * losses[0], (losses[0], losses[-1])
+
+
+def test_training_mode_dropout_changes_output_eval_does_not():
+    torch.manual_seed(0)
+    model = GPT(tiny(dropout=0.5))
+    idx = torch.randint(0, 65, (2, 8))
+    assert not torch.allclose(model(idx)[0], model(idx)[0])
+    model.eval()
+    assert torch.allclose(model(idx)[0], model(idx)[0])
