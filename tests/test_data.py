@@ -1,0 +1,199 @@
+"""minigpt.data: finding/downloading corpora, the train/val split and batches."""
+
+import io
+import json
+import os
+from pathlib import Path
+from urllib.error import URLError
+from urllib.response import addinfourl
+
+import pytest
+import torch
+
+from minigpt.data import CORPORA, BatchSampler, DataNotFoundError, cache_dir, get_batch, load_text, train_val_split
+from minigpt.data import corpus as corpus_module
+
+SHAKESPEARE = CORPORA["tinyshakespeare"]
+DATA_DIR = os.environ.get("MINIGPT_DATA_DIR")  # read now: some tests remove it from the environment
+
+
+def data_dir() -> Path:
+    if not DATA_DIR:
+        pytest.skip("MINIGPT_DATA_DIR is not set (conftest sets it when ../shared/data exists)")
+    return Path(DATA_DIR)
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    """No data dir, an empty (not yet created) cache folder, and a network that must not be used."""
+    monkeypatch.delenv("MINIGPT_DATA_DIR", raising=False)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MINIGPT_CACHE_DIR", str(cache))
+    return cache
+
+
+def offline(monkeypatch):
+    def no_network(url, timeout=None):
+        raise URLError("simulated: no network")
+    monkeypatch.setattr(corpus_module, "urlopen", no_network)
+
+
+def serve(monkeypatch, payload: bytes):
+    """Make the download return ``payload``."""
+    monkeypatch.setattr(corpus_module, "urlopen", lambda url, timeout=None: addinfourl(io.BytesIO(payload), {}, url))
+
+
+def assert_empty(folder: Path):
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_registry_has_tinyshakespeare():
+    assert SHAKESPEARE.url == "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+    assert SHAKESPEARE.size == 1_115_394
+    assert SHAKESPEARE.sha256 == "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+
+
+def test_loads_offline_from_data_dir(monkeypatch):
+    data_dir()
+    offline(monkeypatch)  # proves the data dir is used before any download
+    text = load_text()
+    assert len(text) == 1_115_394 and len(set(text)) == 65
+    assert text.startswith("First Citizen:")
+
+
+def test_explicit_path_wins_and_is_checked(tmp_path, monkeypatch):
+    offline(monkeypatch)
+    assert load_text(path=data_dir() / SHAKESPEARE.filename)[:5] == "First"
+    wrong = tmp_path / "input.txt"
+    wrong.write_text("not shakespeare")
+    with pytest.raises(DataNotFoundError, match="sha256") as e:
+        load_text(path=wrong)
+    assert SHAKESPEARE.url in str(e.value)
+
+
+def test_bad_explicit_path_error_says_how_to_fix(tmp_path):
+    missing = tmp_path / "nope.txt"
+    with pytest.raises(DataNotFoundError) as e:
+        load_text(path=missing)
+    message = str(e.value)
+    assert str(missing) in message and SHAKESPEARE.url in message and "MINIGPT_DATA_DIR" in message
+
+
+def test_offline_with_empty_cache_gives_clear_error_and_leaves_cache_empty(empty_cache, monkeypatch):
+    offline(monkeypatch)
+    with pytest.raises(DataNotFoundError) as e:
+        load_text()
+    message = str(e.value)
+    assert SHAKESPEARE.url in message
+    assert str(empty_cache / SHAKESPEARE.filename) in message
+    assert "by hand" in message and "no network" in message
+    assert_empty(empty_cache)
+
+
+def test_download_with_bad_checksum_leaves_nothing(empty_cache, monkeypatch):
+    serve(monkeypatch, b"a corrupted download")
+    with pytest.raises(DataNotFoundError, match="sha256"):
+        load_text()
+    assert_empty(empty_cache)
+
+
+def test_interrupted_download_leaves_nothing(empty_cache, monkeypatch):
+    class Dropping(io.BytesIO):
+        def read(self, n=-1):
+            raise TimeoutError("simulated: connection dropped")
+
+    monkeypatch.setattr(corpus_module, "urlopen", lambda url, timeout=None: addinfourl(Dropping(b""), {}, url))
+    with pytest.raises(DataNotFoundError, match="interrupted"):
+        load_text()
+    assert_empty(empty_cache)
+
+
+def test_download_is_verified_cached_and_reused(empty_cache, monkeypatch):
+    payload = (data_dir() / SHAKESPEARE.filename).read_bytes()
+    serve(monkeypatch, payload)
+    assert load_text() == payload.decode("utf-8")
+    assert [p.name for p in empty_cache.iterdir()] == [SHAKESPEARE.filename]  # no temp files left
+    offline(monkeypatch)
+    assert len(load_text()) == SHAKESPEARE.size  # second time: from the cache, no network
+
+
+def test_damaged_cached_file_is_reported(empty_cache, monkeypatch):
+    empty_cache.mkdir()
+    (empty_cache / SHAKESPEARE.filename).write_text("truncated")
+    offline(monkeypatch)
+    with pytest.raises(DataNotFoundError, match="delete it"):
+        load_text()
+
+
+def test_cache_dir_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("MINIGPT_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "minigpt"
+    monkeypatch.setenv("MINIGPT_CACHE_DIR", str(tmp_path / "mine"))
+    assert cache_dir() == tmp_path / "mine"
+
+
+def test_own_text_file_and_unknown_corpus(tmp_path):
+    own = tmp_path / "own.txt"
+    own.write_text("hello there", encoding="utf-8")
+    assert load_text(None, path=own) == "hello there"
+    with pytest.raises(ValueError, match="known corpora"):
+        load_text("no-such-corpus")
+
+
+def test_train_val_split_is_first_90_percent():
+    assert train_val_split("abcdefghij") == ("abcdefghi", "j")
+    train, val = train_val_split(torch.arange(1000))
+    assert torch.equal(train, torch.arange(900)) and torch.equal(val, torch.arange(900, 1000))
+    assert train_val_split(list(range(10)), frac=0.5) == ([0, 1, 2, 3, 4], [5, 6, 7, 8, 9])
+    with pytest.raises(ValueError):
+        train_val_split("abc", frac=1.0)
+
+
+def test_get_batch_shapes_and_shift():
+    data = torch.arange(500) * 3  # value tells position: data[i] = 3 i
+    x, y = get_batch(data, batch_size=4, block_size=8, generator=torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (4, 8) and x.dtype == y.dtype == torch.long
+    assert torch.equal(y[:, :-1], x[:, 1:])
+    assert torch.equal(y[:, -1], x[:, -1] + 3)  # y's last token is the one after x's window
+    assert torch.equal(x[:, 1:] - x[:, :-1], torch.full((4, 7), 3))  # contiguous windows
+
+
+def test_get_batch_is_seeded_and_reaches_the_end():
+    data = torch.arange(10, dtype=torch.int32)  # a compact dtype is fine; batches come out long
+    a = get_batch(data, 64, 9, torch.Generator().manual_seed(1))
+    b = get_batch(data, 64, 9, torch.Generator().manual_seed(1))
+    assert torch.equal(a[0], b[0]) and a[0].dtype == torch.long
+    assert torch.equal(a[1], torch.arange(1, 10).expand(64, 9))  # the only window: last token used as target
+
+
+def test_get_batch_rejects_bad_input():
+    g = torch.Generator().manual_seed(0)
+    with pytest.raises(TypeError, match="torch.tensor"):
+        get_batch([1, 2, 3], 1, 2, g)
+    with pytest.raises(ValueError, match="block_size"):
+        get_batch(torch.arange(8), 1, 8, g)
+    with pytest.raises(TypeError, match="integer"):
+        get_batch(torch.rand(100), 1, 8, g)
+
+
+def test_batch_sampler_resumes_exactly():
+    data = torch.arange(10_000)
+    sampler = BatchSampler(data, batch_size=4, block_size=16, seed=7)
+    for _ in range(3):
+        sampler.next()
+    state = json.loads(json.dumps(sampler.state_dict()))  # survives a JSON checkpoint
+    expected = [sampler.next() for _ in range(2)]
+    resumed = BatchSampler(data, batch_size=4, block_size=16, seed=999)
+    resumed.load_state_dict(state)
+    for (x, y), (rx, ry) in zip(expected, (resumed.next() for _ in range(2))):
+        assert torch.equal(x, rx) and torch.equal(y, ry)
+    assert resumed.batches_drawn == 5 and resumed.seed == 7
+    with pytest.raises(ValueError, match="batch_size"):
+        BatchSampler(data, batch_size=8, block_size=16).load_state_dict(state)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_get_batch_on_cuda():
+    x, y = get_batch(torch.arange(100), 2, 4, torch.Generator().manual_seed(0), device="cuda")
+    assert x.is_cuda and y.is_cuda and torch.equal(y[:, :-1], x[:, 1:])
