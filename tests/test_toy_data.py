@@ -1,0 +1,119 @@
+"""minigpt.data.toy: generated data sets are deterministic, well formed and carry the answers they promise."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from minigpt.data import (
+    ANALOGIES,
+    copy_task,
+    grammar_corpus,
+    grammar_sentences,
+    number_to_words,
+    number_translation_pairs,
+    repeated_random_sequences,
+    reverse_task,
+    to_lm_examples,
+    word_analogy_corpus,
+)
+from minigpt.data.toy import FIRST_CONTENT_ID, SEP
+
+
+def test_repeated_random_sequences():
+    seqs = repeated_random_sequences(n=5, half_len=6, vocab_size=20, seed=0)
+    assert seqs.shape == (5, 12) and seqs.dtype == torch.long
+    assert torch.equal(seqs[:, :6], seqs[:, 6:])
+    assert seqs.min() >= FIRST_CONTENT_ID and seqs.max() < 20
+    assert torch.equal(seqs, repeated_random_sequences(5, 6, 20, seed=0))
+    assert not torch.equal(seqs, repeated_random_sequences(5, 6, 20, seed=1))
+    with pytest.raises(ValueError, match="reserved"):
+        repeated_random_sequences(1, 4, vocab_size=3)
+
+
+def test_copy_and_reverse_tasks():
+    src, tgt = copy_task(4, 7, vocab_size=10, seed=3)
+    assert src.shape == (4, 7) and torch.equal(src, tgt)
+    rsrc, rtgt = reverse_task(4, 7, vocab_size=10, seed=3)
+    assert torch.equal(rsrc, src) and torch.equal(rtgt, src.flip(1))
+    assert src.min() >= FIRST_CONTENT_ID  # PAD/BOS/SEP never appear in the data
+
+
+def test_to_lm_examples_scores_only_the_answer():
+    src, tgt = reverse_task(2, 3, vocab_size=10, seed=0)
+    x, y = to_lm_examples(src, tgt)
+    assert x.shape == y.shape == (2, 6)
+    assert torch.equal(x[:, :3], src) and (x[:, 3] == SEP).all() and torch.equal(x[:, 4:], tgt[:, :2])
+    assert (y[:, :3] == -100).all() and torch.equal(y[:, 3:], tgt)
+
+
+# Word classes written out independently of the generator, to check its answers.
+ANIMATE_ADJ = {"tired", "hungry", "sleepy", "scared", "bored", "lazy"}
+MALE = {"king", "man", "boy", "prince", "father", "uncle"}
+PLURAL = {"cats", "dogs", "foxes", "birds", "horses", "mice", "rabbits", "goats"}
+
+
+def test_grammar_referents_follow_the_stated_rule():
+    sentences = grammar_sentences(600, seed=0)
+    assert sentences == grammar_sentences(600, seed=0)
+    assert Counter(s.rule for s in sentences).keys() == {"meaning", "gender", "number"}
+    for s in sentences:
+        assert s.words == tuple(s.text.split())
+        pronoun, referent = s.words[s.pronoun_index], s.words[s.referent_index]
+        assert pronoun in {"it", "he", "she", "they"}
+        assert s.referent_index in (1, s.words.index("the", 1) + 1)  # the subject or the object noun
+        if s.rule == "meaning":
+            assert (s.referent_index == 1) == (s.words[-1] in ANIMATE_ADJ)
+        elif s.rule == "gender":
+            assert (referent in MALE) == (pronoun == "he")
+        else:
+            assert (referent in PLURAL) == (pronoun == "they")
+    subject_share = sum(s.referent_index == 1 for s in sentences) / len(sentences)
+    assert 0.35 < subject_share < 0.65  # "always the subject" is no shortcut
+
+
+def test_grammar_corpus_is_one_sentence_per_line():
+    lines = grammar_corpus(20, seed=5).splitlines()
+    assert lines == [s.text for s in grammar_sentences(20, seed=5)]
+
+
+@pytest.mark.parametrize("number, words", [
+    (0, "zero"), (13, "thirteen"), (45, "forty-five"), (100, "one hundred"), (312, "three hundred and twelve"),
+    (1000, "one thousand"), (1005, "one thousand and five"), (21345, "twenty-one thousand three hundred and forty-five"),
+])
+def test_number_to_words(number, words):
+    assert number_to_words(number) == words
+
+
+def test_number_translation_pairs():
+    pairs = number_translation_pairs(200, seed=1)
+    assert pairs == number_translation_pairs(200, seed=1) != number_translation_pairs(200, seed=2)
+    assert all(words == number_to_words(int(digits)) and 0 <= int(digits) <= 999 for words, digits in pairs)
+    assert max(int(d) for _, d in number_translation_pairs(200, seed=1, max_value=99999)) > 999
+    with pytest.raises(ValueError):
+        number_to_words(1_000_000)
+
+
+def test_word_analogy_corpus_supports_vector_arithmetic():
+    """Count-based embeddings (PPMI + SVD) of the corpus already solve every listed analogy."""
+    text = word_analogy_corpus(3000, seed=0)
+    assert text == word_analogy_corpus(3000, seed=0)
+    lines = [line.split() for line in text.splitlines()]
+    vocab = sorted({w for line in lines for w in line})
+    index = {w: i for i, w in enumerate(vocab)}
+    counts = np.zeros((len(vocab), len(vocab)))
+    for line in lines:  # co-occurrence within a sentence
+        ids = [index[w] for w in line]
+        for i in ids:
+            for j in ids:
+                counts[i, j] += i != j
+    p = counts / counts.sum()
+    ppmi = np.maximum(np.log(np.where(p > 0, p / (p.sum(1, keepdims=True) * p.sum(0, keepdims=True)), 1)), 0)
+    u, s, _ = np.linalg.svd(ppmi)
+    emb = u[:, :8] * s[:8]
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    for a, b, c, d in ANALOGIES:
+        sims = emb @ (emb[index[a]] - emb[index[b]] + emb[index[c]])
+        sims[[index[a], index[b], index[c]]] = -np.inf
+        assert vocab[int(np.argmax(sims))] == d, (a, b, c, d)
