@@ -100,8 +100,8 @@ def _train(args) -> int:
         trainer.fit()
         if trainer.dist.is_main:
             print(f"saved checkpoint to {config.out} (step {trainer.step}, "
-                  f"val loss {trainer.history.last('val_loss'):.4f})")
-            print(trainer.sample(max_new_tokens=200))
+                  f"val loss {trainer.history.last('val_loss'):.4f}); "
+                  f"try: python -m minigpt sample --checkpoint {config.out}")
     finally:
         distributed.teardown()
     return 0
