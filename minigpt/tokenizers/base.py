@@ -1,0 +1,130 @@
+"""The interface every tokenizer in the course shares, and how tokens are shown on screen.
+
+A tokenizer turns text into a list of integer ids (``encode``) and back (``decode``). The model
+only ever sees the ids; ``vocab_size`` tells it how many distinct ids exist (the rows of its
+embedding table). For lessons and widgets, ``token_str(id)`` gives a *visible* string for one
+token -- spaces as "␣", newlines as "\\n", bytes that are not whole UTF-8 characters as
+"<0xE2>" -- so a sentence can be drawn as coloured tokens.
+
+Tokenizers are plain data: ``to_dict()`` gives JSON-friendly values, ``tokenizer_from_dict``
+rebuilds the right class from them (checkpoints store this), and ``save``/``Tokenizer.load``
+write and read that JSON atomically.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+_VISIBLE = {" ": "␣", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _hex_bytes(error: UnicodeDecodeError):
+    """Codec error handler: show bytes that are not valid UTF-8 as <0xE2> instead of failing."""
+    bad = error.object[error.start:error.end]
+    return "".join(f"<0x{b:02X}>" for b in bad), error.end
+
+
+codecs.register_error("minigpt-hex", _hex_bytes)
+
+
+def visible(text: str) -> str:
+    """``text`` with whitespace and other control characters made visible: "a b\\n" -> "a␣b\\\\n"."""
+    return "".join(_VISIBLE.get(c) or (f"<U+{ord(c):04X}>" if not c.isprintable() else c) for c in text)
+
+
+def visible_bytes(piece: bytes) -> str:
+    """A token's bytes for display: UTF-8 where it decodes, <0xNN> for bytes that are part of a character."""
+    return visible(piece.decode("utf-8", errors="minigpt-hex"))
+
+
+def as_id_list(ids) -> list[int]:
+    """Accept a list/tuple of ints or a 1-D tensor/array of ids; return a list of Python ints."""
+    if hasattr(ids, "tolist"):  # torch.Tensor, numpy.ndarray
+        ids = ids.tolist()
+    if not isinstance(ids, (list, tuple)) or not all(isinstance(i, int) for i in ids):
+        raise TypeError("decode expects a flat list of int token ids (or a 1-D tensor); "
+                        "for a batch, decode each row separately")
+    return list(ids)
+
+
+class Tokenizer(ABC):
+    """Base class: subclasses implement encode/decode/vocab_size/token_str/to_dict/from_dict."""
+
+    kind: str  # the "type" tag in to_dict(), unique per subclass
+    name: str  # a human name, e.g. "char", "bpe-768", "gpt2"
+    _kinds: dict[str, type[Tokenizer]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        Tokenizer._kinds[cls.kind] = cls  # so tokenizer_from_dict can find the class by its tag
+
+    @property
+    @abstractmethod
+    def vocab_size(self) -> int:
+        """Number of distinct token ids: ids run from 0 to vocab_size - 1."""
+
+    @abstractmethod
+    def encode(self, text: str) -> list[int]:
+        """Text -> token ids."""
+
+    @abstractmethod
+    def decode(self, ids) -> str:
+        """Token ids (list or 1-D tensor) -> text."""
+
+    @abstractmethod
+    def token_str(self, token_id: int) -> str:
+        """A visible display string for one token id (for colouring tokens)."""
+
+    @abstractmethod
+    def to_dict(self) -> dict:
+        """JSON-serialisable description, with a "type" key; inverse of ``from_dict``."""
+
+    @classmethod
+    @abstractmethod
+    def from_dict(cls, d: dict) -> Tokenizer:
+        """Rebuild a tokenizer from ``to_dict()`` output."""
+
+    def tokenize(self, text: str) -> list[str]:
+        """The display strings of ``encode(text)``, one per token."""
+        return [self.token_str(i) for i in self.encode(text)]
+
+    def _check_id(self, token_id: int) -> None:
+        if not 0 <= token_id < self.vocab_size:
+            raise ValueError(f"token id {token_id} is out of range for {self.name!r} (vocab_size {self.vocab_size})")
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``to_dict()`` as JSON, atomically (temp file in the same folder, then os.replace)."""
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(self.to_dict(), f, ensure_ascii=False)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Tokenizer:
+        """Read a tokenizer saved with ``save``. ``Tokenizer.load`` returns whichever class was saved."""
+        with open(path, encoding="utf-8") as f:
+            tokenizer = tokenizer_from_dict(json.load(f))
+        if not isinstance(tokenizer, cls):
+            raise TypeError(f"{path} holds a {type(tokenizer).__name__}, not a {cls.__name__}; use Tokenizer.load")
+        return tokenizer
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, vocab_size={self.vocab_size})"
+
+
+def tokenizer_from_dict(d: dict) -> Tokenizer:
+    """Rebuild any tokenizer from its ``to_dict()`` (e.g. the one stored in a checkpoint)."""
+    if not isinstance(d, dict) or d.get("type") not in Tokenizer._kinds:
+        found = d.get("type") if isinstance(d, dict) else type(d).__name__
+        raise ValueError(f"not a saved tokenizer: expected a dict with 'type' in {sorted(Tokenizer._kinds)}, got {found!r}")
+    return Tokenizer._kinds[d["type"]].from_dict(d)

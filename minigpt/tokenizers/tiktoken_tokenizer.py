@@ -1,0 +1,77 @@
+"""OpenAI's production BPE tokenizers (GPT-2, GPT-3 and GPT-4 era) through ``tiktoken``.
+
+Same idea as our :class:`~minigpt.tokenizers.bpe.BPETokenizer`, trained by OpenAI on far more
+text: gpt2 has 50,257 ids, cl100k_base (GPT-4) about 100k. tiktoken downloads each vocabulary
+on first use and caches it in the folder named by ``$TIKTOKEN_CACHE_DIR``; offline, point that
+variable at a folder that already holds the files.
+"""
+
+from __future__ import annotations
+
+import tiktoken
+
+from minigpt.data.corpus import DataNotFoundError
+from minigpt.tokenizers.base import Tokenizer, as_id_list, visible_bytes
+
+SUPPORTED = ("gpt2", "r50k_base", "cl100k_base")
+
+
+class TiktokenTokenizer(Tokenizer):
+    """A tiktoken encoding behind the course's tokenizer interface.
+
+    >>> TiktokenTokenizer("gpt2").encode("Hello, world")
+    [15496, 11, 995]
+    """
+
+    kind = "tiktoken"
+
+    def __init__(self, name: str = "gpt2"):
+        if name not in SUPPORTED:
+            raise ValueError(f"unknown tiktoken encoding {name!r}; choose one of {SUPPORTED}")
+        try:
+            self._encoding = tiktoken.get_encoding(name)
+        except Exception as e:  # tiktoken raises requests/OS errors when it cannot fetch the files
+            raise DataNotFoundError(
+                f"tiktoken could not load the {name!r} vocabulary ({type(e).__name__}: {e}).\n"
+                f"tiktoken downloads it once from openaipublic.blob.core.windows.net and caches it in "
+                f"$TIKTOKEN_CACHE_DIR. To work offline, set TIKTOKEN_CACHE_DIR to a folder holding the cached "
+                f"files (each named by the sha1 of its URL), e.g. one filled by running "
+                f"`TIKTOKEN_CACHE_DIR=<folder> python -c \"import tiktoken; tiktoken.get_encoding('{name}')\"` "
+                f"on a machine with internet, then copying <folder> here."
+            ) from e
+        self.name = name
+
+    @property
+    def vocab_size(self) -> int:
+        return self._encoding.n_vocab
+
+    def encode(self, text: str) -> list[int]:
+        """Text -> ids; special tokens written in the text (e.g. "<|endoftext|>") become their ids."""
+        return self._encoding.encode(text, allowed_special="all")
+
+    def decode(self, ids) -> str:
+        ids = as_id_list(ids)
+        for i in ids:
+            self._check_id(i)
+        return self._encoding.decode(ids)
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The raw bytes of one token."""
+        self._check_id(token_id)
+        try:
+            return self._encoding.decode_single_token_bytes(token_id)
+        except KeyError:  # cl100k_base leaves a few ids between its last merge and its special tokens unused
+            raise ValueError(f"token id {token_id} is not used by the {self.name!r} encoding") from None
+
+    def token_str(self, token_id: int) -> str:
+        piece = self.token_bytes(token_id)
+        if self._encoding.is_special_token(token_id):
+            return piece.decode("utf-8")  # special tokens show as themselves, e.g. "<|endoftext|>"
+        return visible_bytes(piece)
+
+    def to_dict(self) -> dict:
+        return {"type": self.kind, "name": self.name}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TiktokenTokenizer:
+        return cls(d["name"])

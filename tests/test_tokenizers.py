@@ -1,0 +1,209 @@
+"""minigpt.tokenizers: one interface, three tokenizers; BPE training and its two encoders agree."""
+
+import json
+import os
+from collections import Counter
+
+import pytest
+import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minigpt.data import DataNotFoundError, load_text
+from minigpt.tokenizers import (
+    GPT4_SPLIT_PATTERN,
+    BPETokenizer,
+    CharTokenizer,
+    TiktokenTokenizer,
+    Tokenizer,
+    tokenizer_from_dict,
+    train_steps,
+)
+from minigpt.tokenizers.bpe import merge
+
+needs_data = pytest.mark.skipif(not os.environ.get("MINIGPT_DATA_DIR"), reason="MINIGPT_DATA_DIR is not set")
+needs_tiktoken_cache = pytest.mark.skipif(not os.environ.get("TIKTOKEN_CACHE_DIR"), reason="TIKTOKEN_CACHE_DIR is not set")
+unicode_text = st.text(max_size=200)  # any Unicode (but lone surrogates): accents, CJK, emoji, controls, ...
+
+
+@pytest.fixture(scope="module")
+def shakespeare():
+    if not os.environ.get("MINIGPT_DATA_DIR"):
+        pytest.skip("MINIGPT_DATA_DIR is not set")
+    return load_text()
+
+
+@pytest.fixture(scope="module")
+def bpe(shakespeare):
+    return BPETokenizer.train(shakespeare, vocab_size=256 + 512 + 1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def gpt2():
+    if not os.environ.get("TIKTOKEN_CACHE_DIR"):
+        pytest.skip("TIKTOKEN_CACHE_DIR is not set")
+    return TiktokenTokenizer("gpt2")
+
+
+# ---------------------------------------------------------------- CharTokenizer
+
+def test_char_vocabulary_of_shakespeare(shakespeare):
+    tok = CharTokenizer.from_text(shakespeare)
+    assert tok.vocab_size == 65
+    sample = shakespeare[:1000]
+    assert tok.decode(tok.encode(sample)) == sample
+
+
+def test_char_unseen_characters_are_listed_or_replaced():
+    tok = CharTokenizer.from_text("hello world")
+    with pytest.raises(ValueError, match="'xz'") as e:
+        tok.encode("hello zox")
+    assert "unknown=" in str(e.value)
+    lenient = CharTokenizer.from_text("hello world", unknown="?")
+    assert lenient.vocab_size == tok.vocab_size + 1
+    assert lenient.decode(lenient.encode("hex")) == "he?"
+    with pytest.raises(ValueError, match="one character"):
+        CharTokenizer.from_text("abc", unknown="<unk>")
+
+
+def test_char_display_strings_and_errors():
+    tok = CharTokenizer.from_text("a b\n")
+    assert tok.tokenize("a b\n") == ["a", "␣", "b", "\\n"]
+    with pytest.raises(ValueError, match="out of range"):
+        tok.decode([99])
+    with pytest.raises(TypeError, match="flat list"):
+        tok.decode([[0, 1]])
+
+
+# ---------------------------------------------------------------- BPETokenizer
+
+def test_bpe_trains_512_ordered_merges(bpe):
+    assert len(bpe.merges) == 512 and bpe.vocab_size == 769
+    assert [new_id for _, new_id in bpe.merges] == list(range(256, 768))
+    assert bpe.encode("<|endoftext|>") == [768] and bpe.token_str(768) == "<|endoftext|>"
+    # a merge only creates pairs that occur at most as often as the pair just merged
+    assert bpe.merge_counts == sorted(bpe.merge_counts, reverse=True) and bpe.merge_counts[-1] > 1
+
+
+def test_first_merge_is_the_most_frequent_pair(shakespeare, bpe):
+    pairs = Counter()
+    for chunk in regex.findall(GPT4_SPLIT_PATTERN, shakespeare):
+        ids = chunk.encode("utf-8")
+        pairs.update(zip(ids, ids[1:]))
+    (pair, count), = pairs.most_common(1)
+    assert bpe.merges[0] == (pair, 256) and bpe.merge_counts[0] == count
+    assert bpe.merge_table(1)[0] == {"id": 256, "left": "␣", "right": "t", "merged": "␣t", "count": count}
+
+
+def naive_train(text, num_merges):
+    """Textbook BPE training: recount every pair after every merge."""
+    words = Counter(regex.findall(GPT4_SPLIT_PATTERN, text))
+    ids = {w: list(w.encode("utf-8")) for w in words}
+    merges = []
+    for new_id in range(256, 256 + num_merges):
+        counts = Counter()
+        for w, seq in ids.items():
+            for pair in zip(seq, seq[1:]):
+                counts[pair] += words[w]
+        if not counts:
+            break
+        best = min(counts, key=lambda p: (-counts[p], p))  # most frequent, then smallest ids
+        merges.append(best)
+        ids = {w: merge(seq, best, new_id) for w, seq in ids.items()}
+    return merges
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="ab c\nd'!1é", max_size=300))
+def test_incremental_training_matches_naive_training(text):
+    assert [step.pair for step in train_steps(text, 30)] == naive_train(text, 30)
+
+
+def test_fast_and_reference_encoders_agree_on_shakespeare(shakespeare, bpe):
+    sample = shakespeare[-100_000:]  # the validation part of the play
+    ids = bpe.encode(sample)
+    assert ids == bpe.encode_reference(sample)
+    assert len(ids) < len(sample.encode("utf-8")) / 2  # 512 merges at least halve the sequence
+    assert bpe.decode(ids) == sample
+
+
+@settings(max_examples=150, deadline=None)
+@given(unicode_text)
+def test_bpe_encoders_agree_and_round_trip_on_any_unicode(bpe, text):
+    ids = bpe.encode(text)
+    assert ids == bpe.encode_reference(text)
+    assert bpe.decode(ids) == text
+
+
+def test_bpe_replay_shows_text_compressing(bpe):
+    text = "First Citizen:\nBefore we proceed any further, hear me speak."
+    lengths = [len(bpe.replay(text, n)) for n in (0, 10, 100, 512)]
+    assert lengths[0] == len(text.encode("utf-8")) and lengths == sorted(lengths, reverse=True) and lengths[-1] < lengths[1]
+    assert "".join(bpe.replay(text, 512)) == text.replace(" ", "␣").replace("\n", "\\n")
+
+
+def test_bpe_shows_partial_utf8_bytes_as_hex(bpe):
+    assert bpe.tokenize("€") == ["<0xE2>", "<0x82>", "<0xAC>"]  # no merges for € in Shakespeare
+
+
+def test_bpe_save_load_round_trip(bpe, tmp_path):
+    path = tmp_path / "bpe.json"
+    bpe.save(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["bpe.json"]  # no temp file left behind
+    loaded = Tokenizer.load(path)
+    assert isinstance(loaded, BPETokenizer) and loaded.merges == bpe.merges
+    text = "O Romeo, Romeo! wherefore art thou Romeo?<|endoftext|>"
+    assert loaded.encode(text) == bpe.encode(text)
+    assert tokenizer_from_dict(json.loads(json.dumps(bpe.to_dict()))).merge_counts == bpe.merge_counts
+    with pytest.raises(TypeError, match="Tokenizer.load"):
+        CharTokenizer.load(path)
+
+
+def test_bpe_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="at least 256"):
+        BPETokenizer.train("abc", vocab_size=200)
+    with pytest.raises(ValueError, match="not defined before"):
+        BPETokenizer([(1, 300)])
+
+
+# ---------------------------------------------------------------- TiktokenTokenizer
+
+def test_gpt2_hello_world(gpt2):
+    assert gpt2.encode("Hello, world") == [15496, 11, 995]
+    assert gpt2.tokenize("Hello, world") == ["Hello", ",", "␣world"]
+    assert gpt2.vocab_size == 50257 and gpt2.token_str(50256) == "<|endoftext|>"
+
+
+@needs_tiktoken_cache
+def test_other_tiktoken_encodings():
+    assert TiktokenTokenizer("r50k_base").encode("Hello, world") == [15496, 11, 995]
+    cl100k = TiktokenTokenizer("cl100k_base")
+    assert cl100k.encode("Hello, world") == [9906, 11, 1917]
+    assert tokenizer_from_dict(cl100k.to_dict()).encode("hi") == cl100k.encode("hi")
+
+
+@settings(max_examples=150, deadline=None)
+@given(unicode_text)
+def test_tiktoken_round_trips_any_unicode(gpt2, text):
+    assert gpt2.decode(gpt2.encode(text)) == text
+
+
+def test_tiktoken_offline_without_cache_says_what_to_do(tmp_path, monkeypatch):
+    import tiktoken.load
+    import tiktoken.registry
+
+    def no_network(url):
+        raise ConnectionError("simulated: no network")
+
+    monkeypatch.setattr(tiktoken.registry, "ENCODINGS", {})  # forget encodings loaded by other tests
+    monkeypatch.setattr(tiktoken.load, "read_file", no_network)
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    with pytest.raises(DataNotFoundError, match="TIKTOKEN_CACHE_DIR"):
+        TiktokenTokenizer("gpt2")
+    with pytest.raises(ValueError, match="cl100k_base"):
+        TiktokenTokenizer("gpt5")
+
+
+def test_tokenizer_from_dict_rejects_garbage():
+    with pytest.raises(ValueError, match="not a saved tokenizer"):
+        tokenizer_from_dict({"type": "sentencepiece"})
