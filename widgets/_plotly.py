@@ -69,6 +69,7 @@ async function render({ model, el }) {
   const Plotly = await loadPlotly(model);
   const div = document.createElement("div");
   div.className = "minigpt-pane";
+  div.style.width = "100%";
   el.appendChild(div);
   let clicks = 0;
   const draw = () => {

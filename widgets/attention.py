@@ -342,6 +342,8 @@ class AttentionView(View):
         self._grid = PlotlyPane(self.grid_figure())
         self._head = PlotlyPane(self.head_figure())
         self._text = PlotlyPane(self.text_figure())
+        self._grid.layout = W.Layout(width="40%", min_width="260px")
+        self._head.layout = W.Layout(width="60%", min_width="360px")
         self._grid.on_click(self._on_grid_click)
         self._head.on_click(self._on_head_click)
         self._text.on_click(self._on_text_click)
@@ -364,7 +366,7 @@ class AttentionView(View):
             W.HBox([c["layer"], c["head"], c["heads"]]),
             W.HBox([c["aggregation"], c["log_scale"]]),
             W.HBox([c["hide_sink"], c["show_masked"]]),
-            W.HBox([self._grid, self._head], layout=W.Layout(width="100%")),
+            W.HBox([self._grid, self._head], layout=W.Layout(width="100%")),  # 40/60 split, see below
             self._text,
         ])  # fmt: skip
         box.add_class("minigpt-attention-view")

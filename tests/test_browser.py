@@ -1,0 +1,101 @@
+"""Real-browser check of the widgets: JupyterLab + headless Chromium (Playwright), then the
+nbconvert HTML export opened with the network off. Screenshots go to artifacts/browser/.
+
+Skips only when no Chromium binary exists (install Debian's ``chromium``; never ``playwright install``).
+"""
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
+import lab  # noqa: E402
+
+CHROMIUM = lab.find_chromium()
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium not found (/usr/bin/chromium or on PATH): apt-get install chromium"
+)
+
+# Plots of the demo notebook, in page order: (view container class, traces in each plot).
+EXPECTED = {
+    "minigpt-attention-view": [1, 1, 2 + 3 * 4],  # grid, head, text view (queries, keys, 3 line buckets x 4 heads)
+    "minigpt-embedding-view": [3],  # one trace per group
+    "minigpt-positional-view": [9],  # table, 4 RoPE pairs, ALiBi, 3 similarity maps
+    "minigpt-sampling-view": [5],  # one bar trace per stage
+    "minigpt-training-dashboard": [4],  # train, val, tokens/s, attention thumbnail
+}
+TRACE_COUNTS = """(sel) => Array.from(document.querySelectorAll(sel + ' .js-plotly-plot')).map(gd => gd.data ? gd.data.length : -1)"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=lab.CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab")
+    notebooks = root / "notebooks"
+    notebooks.mkdir()
+    shutil.copy(lab.DEMO, notebooks / "demo.ipynb")
+    lab.ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return root, notebooks
+
+
+def test_views_render_and_respond_in_jupyterlab(browser, sandbox):
+    root, notebooks = sandbox
+    with lab.jupyterlab(root, notebooks) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        lab.run_all_in_lab(page, url, "demo.ipynb")
+        for cls, counts in EXPECTED.items():
+            page.wait_for_function(f"() => {TRACE_COUNTS}('.{cls}').length === {len(counts)}", timeout=30_000)
+            assert page.evaluate(TRACE_COUNTS, f".{cls}") == counts, cls
+        assert page.locator(".minigpt-token-view .minigpt-token").count() > 40  # both tokenizers' tokens
+
+        # click the token "sat" (query 2) in the text view; the kernel answers with new lines
+        text_plot = page.locator(".minigpt-attention-view .js-plotly-plot").nth(2)
+        text_plot.scroll_into_view_if_needed()
+        title = "() => document.querySelectorAll('.minigpt-attention-view .js-plotly-plot')[2].layout.title.text"
+        before = page.evaluate(title)
+        box = text_plot.locator(".scatterlayer .trace").first.locator(".point").nth(2).bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_function(f"() => ({title})().includes('query 2 ')", timeout=15_000)
+        assert "query 11" in before
+        for i, cls in enumerate(EXPECTED):
+            page.locator(f".{cls}").first.screenshot(path=str(lab.ARTIFACTS / f"lab_{i}_{cls}.png"))
+        page.locator(".minigpt-token-view").first.screenshot(path=str(lab.ARTIFACTS / "lab_tokens.png"))
+        page.close()
+        assert not [e for e in errors if "plotly" in e.lower() or "anywidget" in e.lower()], errors
+
+
+def test_exported_html_shows_every_view_offline(browser, sandbox):
+    root, notebooks = sandbox
+    executed = root / "demo_executed.ipynb"
+    lab.execute_notebook(lab.DEMO, executed, notebooks, lab.sandbox_env(root))
+    from widgets.export import to_html
+
+    html = to_html(executed, root / "demo.html")
+    context = browser.new_context(offline=True, viewport={"width": 1400, "height": 1000})
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
+    page = context.new_page()
+    page.goto(html.as_uri())
+    n_figures = sum(len(c) for c in EXPECTED.values())
+    page.wait_for_function(
+        f"() => Array.from(document.querySelectorAll('.minigpt-static-figure')).filter(d => d.querySelector('.main-svg')"
+        f" && d.data && d.data.length > 0).length === {n_figures}",
+        timeout=30_000,
+    )
+    counts = page.evaluate("() => Array.from(document.querySelectorAll('.minigpt-static-figure')).map(d => d.data.length)")
+    assert counts == [n for c in EXPECTED.values() for n in c]
+    assert page.locator(".minigpt-tokens .minigpt-token").count() > 40
+    page.screenshot(path=str(lab.ARTIFACTS / "static_export.png"), full_page=True)
+    context.close()
