@@ -16,6 +16,7 @@ from minigpt.tokenizers import (
     CharTokenizer,
     TiktokenTokenizer,
     Tokenizer,
+    WordTokenizer,
     tokenizer_from_dict,
     train_steps,
 )
@@ -56,7 +57,7 @@ def test_char_vocabulary_of_shakespeare(shakespeare):
 
 def test_char_unseen_characters_are_listed_or_replaced():
     tok = CharTokenizer.from_text("hello world")
-    with pytest.raises(ValueError, match="'xz'") as e:
+    with pytest.raises(ValueError, match="'x', 'z'") as e:
         tok.encode("hello zox")
     assert "unknown=" in str(e.value)
     lenient = CharTokenizer.from_text("hello world", unknown="?")
@@ -73,6 +74,21 @@ def test_char_display_strings_and_errors():
         tok.decode([99])
     with pytest.raises(TypeError, match="flat list"):
         tok.decode([[0, 1]])
+
+
+def test_word_tokenizer_on_the_analogy_corpus(tmp_path):
+    from minigpt.data import word_analogy_corpus
+
+    text = word_analogy_corpus(50, seed=0)
+    tok = WordTokenizer.from_text(text)
+    assert tok.decode(tok.encode(text)) == text
+    assert tok.tokenize("the king\n") == ["the", "king", "\\n"] and "queen" in tok.symbols
+    with pytest.raises(ValueError, match="'emperor'"):
+        tok.encode("the emperor")
+    lenient = WordTokenizer.from_text(text, unknown="<unk>")
+    assert lenient.decode(lenient.encode("the emperor rules")) == "the <unk> rules"
+    tok.save(tmp_path / "words.json")
+    assert Tokenizer.load(tmp_path / "words.json").symbols == tok.symbols
 
 
 # ---------------------------------------------------------------- BPETokenizer

@@ -61,7 +61,8 @@ class Tokenizer(ABC):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        Tokenizer._kinds[cls.kind] = cls  # so tokenizer_from_dict can find the class by its tag
+        if "kind" in cls.__dict__:  # a subclass that keeps its parent's tag does not take over its entry
+            Tokenizer._kinds[cls.kind] = cls  # so tokenizer_from_dict can find the class by its tag
 
     @property
     @abstractmethod

@@ -13,8 +13,8 @@ How it works, in three steps:
    pair that was learned earliest until no learned pair is left.
 
 Training counts pairs once over the *distinct* chunks (each weighted by how often it occurs),
-then after each merge only updates the counts of chunks that contained the merged pair, so 512
-merges on tiny shakespeare take about a second instead of minutes.
+then after each merge only updates the pairs next to each merged occurrence, so 512 merges on
+tiny shakespeare take seconds instead of the minutes a full recount per merge would.
 
 Encoding is fast because the learned merges are handed to ``tiktoken.Encoding`` (Rust). The
 plain-Python :meth:`BPETokenizer.encode_reference` is the readable version; the tests check
@@ -143,10 +143,12 @@ def train_steps(text: str, num_merges: int, pattern: str = GPT4_SPLIT_PATTERN) -
 class BPETokenizer(Tokenizer):
     """A byte-level BPE tokenizer: 256 byte tokens, then one token per merge, then special tokens.
 
-    >>> tok = BPETokenizer.train(text, vocab_size=769)  # 256 bytes + 512 merges + <|endoftext|>
-    >>> tok.merges[0]                                   # ((first_id, second_id), 256)
-    >>> tok.decode(tok.encode("To be, or not to be")) == "To be, or not to be"
-    True
+    Example::
+
+        tok = BPETokenizer.train(text, vocab_size=769)  # 256 bytes + 512 merges + <|endoftext|>
+        tok.merges[0]            # ((32, 116), 256) on tiny shakespeare: " " + "t" -> " t"
+        tok.merge_table(5)       # the first merges as display strings, with their counts
+        tok.decode(tok.encode("To be, or not to be"))  # -> "To be, or not to be"
     """
 
     kind = "bpe"

@@ -6,6 +6,8 @@ vocabulary is tiny, which is why the first model in the course trains in minutes
 
 A character outside the vocabulary has no id. By default that is an error that lists the
 characters; choose ``unknown="?"`` (any one character) to map them all to that token instead.
+
+:class:`~minigpt.tokenizers.word.WordTokenizer` is the same idea with words as the symbols.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from minigpt.tokenizers.base import Tokenizer, as_id_list, visible
 
 
 class CharTokenizer(Tokenizer):
-    """Character-level tokenizer over a fixed alphabet ``chars``.
+    """Tokenizer over a fixed list of symbols; here a symbol is one character.
 
     >>> tok = CharTokenizer.from_text("hello world")
     >>> tok.encode("hole")
@@ -22,58 +24,75 @@ class CharTokenizer(Tokenizer):
     """
 
     kind = "char"
+    unit = "character"  # what one symbol is, for messages
+    unknown_example = "?"
 
-    def __init__(self, chars, unknown: str | None = None, name: str = "char"):
-        chars = list(chars)
-        if len(set(chars)) != len(chars) or not all(isinstance(c, str) and len(c) == 1 for c in chars):
-            raise ValueError("chars must be distinct single characters")
-        if unknown is not None:
-            if not (isinstance(unknown, str) and len(unknown) == 1):
-                raise ValueError(f"unknown must be one character (e.g. '?') or None, got {unknown!r}")
-            if unknown not in chars:
-                chars.append(unknown)  # the unknown token needs an id of its own
-        self.chars = chars
+    def __init__(self, symbols, unknown: str | None = None, name: str | None = None):
+        symbols = list(symbols)
+        if unknown is not None and unknown not in symbols:
+            symbols.append(unknown)  # the unknown token needs an id of its own
+        bad = [s for s in symbols if not self.is_symbol(s)]
+        if bad or len(set(symbols)) != len(symbols):
+            raise ValueError(f"{type(self).__name__} needs distinct symbols, each one {self.unit}; "
+                             f"bad: {bad[:5] or 'duplicates'}, e.g. unknown={self.unknown_example!r}")
+        self.symbols = symbols
         self.unknown = unknown
-        self.name = name
-        self.stoi = {c: i for i, c in enumerate(chars)}
+        self.name = name or self.kind
+        self.stoi = {s: i for i, s in enumerate(symbols)}
+
+    @staticmethod
+    def is_symbol(s) -> bool:
+        return isinstance(s, str) and len(s) == 1
+
+    @staticmethod
+    def split(text: str) -> list[str]:
+        """Text -> symbols (here: its characters)."""
+        return list(text)
+
+    @staticmethod
+    def join(symbols: list[str]) -> str:
+        """Symbols -> text; the inverse of ``split``."""
+        return "".join(symbols)
 
     @classmethod
-    def from_text(cls, text: str, unknown: str | None = None) -> CharTokenizer:
-        """Vocabulary = the sorted distinct characters of ``text`` (plus ``unknown`` if given)."""
+    def from_text(cls, text: str, unknown: str | None = None):
+        """Vocabulary = the sorted distinct symbols of ``text`` (plus ``unknown`` if given)."""
         if not text:
-            raise ValueError("from_text needs a non-empty text to collect characters from")
-        return cls(sorted(set(text)), unknown=unknown)
+            raise ValueError("from_text needs a non-empty text to collect the vocabulary from")
+        return cls(sorted(set(cls.split(text))), unknown=unknown)
 
     @property
     def vocab_size(self) -> int:
-        return len(self.chars)
+        return len(self.symbols)
 
     def encode(self, text: str) -> list[int]:
+        pieces = self.split(text)
         try:
-            return [self.stoi[c] for c in text]
+            return [self.stoi[s] for s in pieces]
         except KeyError:
-            unseen = sorted(set(text) - self.stoi.keys())
             if self.unknown is None:
+                unseen = sorted(set(pieces) - self.stoi.keys())
                 raise ValueError(
-                    f"{len(unseen)} character(s) not in the vocabulary: {''.join(unseen)!r}. Build the vocabulary "
-                    f"from text that contains them, or choose a replacement: CharTokenizer.from_text(text, unknown='?')"
+                    f"{len(unseen)} {self.unit}(s) not in the vocabulary: {', '.join(map(repr, unseen[:50]))}. "
+                    f"Build the vocabulary from text that contains them, or choose a replacement: "
+                    f"{type(self).__name__}.from_text(text, unknown={self.unknown_example!r})"
                 ) from None
         unk = self.stoi[self.unknown]
-        return [self.stoi.get(c, unk) for c in text]
+        return [self.stoi.get(s, unk) for s in pieces]
 
     def decode(self, ids) -> str:
         ids = as_id_list(ids)
         for i in ids:
             self._check_id(i)
-        return "".join(self.chars[i] for i in ids)
+        return self.join([self.symbols[i] for i in ids])
 
     def token_str(self, token_id: int) -> str:
         self._check_id(token_id)
-        return visible(self.chars[token_id])
+        return visible(self.symbols[token_id])
 
     def to_dict(self) -> dict:
-        return {"type": self.kind, "name": self.name, "chars": "".join(self.chars), "unknown": self.unknown}
+        return {"type": self.kind, "name": self.name, "symbols": self.symbols, "unknown": self.unknown}
 
     @classmethod
-    def from_dict(cls, d: dict) -> CharTokenizer:
-        return cls(d["chars"], unknown=d["unknown"], name=d["name"])
+    def from_dict(cls, d: dict):
+        return cls(d["symbols"], unknown=d["unknown"], name=d["name"])
