@@ -178,3 +178,21 @@ def test_validation_names_the_bad_row():
         AttentionView("a b c", np.eye(3))
     with pytest.raises(ValueError, match="layer must be in 0..1"):
         AttentionView(tokens(6), causal_weights(), layer=5)
+
+
+def test_from_model_uses_the_capture_adapter():
+    torch = pytest.importorskip("torch")
+    capture = pytest.importorskip("minigpt.capture")
+    if not hasattr(capture, "attention_for_widgets"):
+        pytest.skip("minigpt.capture.attention_for_widgets not written yet")
+    from minigpt.config import get_config
+    from minigpt.model import GPT
+    from minigpt.tokenizers import CharTokenizer
+
+    torch.manual_seed(0)
+    text = "hello world"
+    tokenizer = CharTokenizer.from_text(text)
+    config = get_config("tiny", vocab_size=tokenizer.vocab_size, n_layer=2, n_head=2, n_kv_head=2, n_embd=16, block_size=16)
+    view = AttentionView.from_model(GPT(config), tokenizer, text)
+    assert repr(view) == f"AttentionView(layers=2, heads=2, tokens={len(text)})"
+    assert view.causal  # a GPT never looks ahead

@@ -74,8 +74,11 @@ async function render({ model, el }) {
   let clicks = 0;
   const draw = () => {
     const fig = JSON.parse(model.get("figure"));
+    // export: the camera icon saves a PNG; the extra button saves an SVG of the current view
     const config = { responsive: true, displaylogo: false,
-      toImageButtonOptions: { format: "png", scale: 2 } };
+      toImageButtonOptions: { format: "png", scale: 2 },
+      modeBarButtonsToAdd: [{ name: "Download as SVG", icon: Plotly.Icons.disk,
+        click: (gd) => Plotly.downloadImage(gd, { format: "svg", filename: "minigpt-view" }) }] };
     return Plotly.react(div, fig.data, fig.layout, config).then(() => {
       if (!div.__minigptClick) {
         div.__minigptClick = true;

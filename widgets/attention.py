@@ -307,12 +307,14 @@ class AttentionView(View):
         yq = -(q - qa)
         for name, colour in zip(names, colours):
             weights = np.abs(rows[name][ka:kb])
-            for b, (lo, hi, width, opacity) in enumerate(LINE_BUCKETS):
-                keys = np.nonzero((weights >= lo) & (weights < hi))[0]
+            buckets = [np.nonzero((weights >= lo) & (weights < hi))[0] for lo, hi, _, _ in LINE_BUCKETS]
+            # the legend entry goes on the first bucket with lines (plotly hides entries of empty traces)
+            legend_bucket = next((b for b, keys in enumerate(buckets) if len(keys)), 0)
+            for b, ((lo, hi, width, opacity), keys) in enumerate(zip(LINE_BUCKETS, buckets)):
                 xs = np.tile([0.02, 0.98, np.nan], len(keys))
                 ys = np.column_stack([np.full(len(keys), yq), y_k[keys], np.full(len(keys), np.nan)]).ravel()
                 traces.append(dict(type="scatter", x=xs, y=ys, mode="lines", line=dict(color=colour, width=width),
-                                   opacity=opacity, name=name, legendgroup=name, showlegend=b == 0,
+                                   opacity=opacity, name=name, legendgroup=name, showlegend=b == legend_bucket,
                                    hoverinfo="skip"))  # fmt: skip
         layer_txt = f"layer {s['layer']}" + (f", {s['aggregation']}" if s["aggregation"] != "none" else "")
         shown = "" if (qb - qa) == len(self.query_tokens) else f" (tokens {qa}-{qb - 1} of {len(self.query_tokens)})"

@@ -149,7 +149,7 @@ class SamplingExplorer(View):
                             subplot_titles=[self._title(name) for name in STAGES])  # fmt: skip
         for row, name in enumerate(STAGES, start=1):
             p = stages[name][top]
-            colours = [theme.head_colour(0) if v > 0 else theme.MUTED for v in p]
+            colours = [theme.PRIMARY if v > 0 else theme.MUTED for v in p]
             fig.add_bar(x=labels, y=p.astype(np.float32), marker_color=colours, row=row, col=1, name=name,
                         showlegend=False, hovertemplate="%{x}: %{y:.4f}<extra>" + name + "</extra>")  # fmt: skip
             fig.update_yaxes(range=[0, 1], row=row, col=1, nticks=3)

@@ -30,6 +30,7 @@ def _head_palette(n: int) -> list[str]:
 
 HEAD_COLOURS: list[str] = _head_palette(MAX_DISTINCT_HEADS)
 
+PRIMARY = "#1f77b4"  # "kept" / neutral data (sampling survivors)
 ACCENT = "#d62728"  # the current selection (query token, chosen head)
 MUTED = "#b0b0b0"  # filtered-out tokens, masked regions
 SEQUENTIAL = "Viridis"  # attention weights, probabilities
