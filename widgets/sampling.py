@@ -147,12 +147,20 @@ class SamplingExplorer(View):
         labels = [f"{self.tokens[i]!r}" for i in top]
         fig = make_subplots(rows=len(STAGES), cols=1, shared_xaxes=True, vertical_spacing=0.04,
                             subplot_titles=[self._title(name) for name in STAGES])  # fmt: skip
+        top_p = max(float(stages[name][top].max()) for name in STAGES)
+        previous = stages["raw"][top]
         for row, name in enumerate(STAGES, start=1):
             p = stages[name][top]
-            colours = [theme.PRIMARY if v > 0 else theme.MUTED for v in p]
-            fig.add_bar(x=labels, y=p.astype(np.float32), marker_color=colours, row=row, col=1, name=name,
-                        showlegend=False, hovertemplate="%{x}: %{y:.4f}<extra>" + name + "</extra>")  # fmt: skip
-            fig.update_yaxes(range=[0, 1], row=row, col=1, nticks=3)
+            kept = p > 0
+            # a removed token keeps a grey "ghost" bar of its probability before this stage
+            heights = np.where(kept, p, previous).astype(np.float32)
+            colours = [theme.PRIMARY if k else theme.MUTED for k in kept]
+            status = ["kept" if k else "removed" for k in kept]
+            fig.add_bar(x=labels, y=heights, marker_color=colours, row=row, col=1, name=name, showlegend=False,
+                        customdata=list(zip(p.tolist(), status)),
+                        hovertemplate="%{x}: %{customdata[0]:.4f} (%{customdata[1]})<extra>" + name + "</extra>")  # fmt: skip
+            fig.update_yaxes(range=[0, 1.05 * top_p], row=row, col=1, nticks=3)
+            previous = np.where(kept, p, previous)
         fig.update_layout(height=150 * len(STAGES) + 80, title="Next-token distribution after each stage (grey = removed)",
                           bargap=0.15)  # fmt: skip
         return fig
