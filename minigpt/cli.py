@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default=None, help="auto | cpu | cuda | mps (default: the recipe's, auto)")
     train.add_argument("--max-iters", type=int, default=None,
                        help="optimiser steps (the cosine schedule is stretched to this length)")
+    train.add_argument("--batch-size", type=int, default=None, help="sequences per step (default: the recipe's)")
+    train.add_argument("--eval-iters", type=int, default=None, help="batches per evaluation (default: the recipe's)")
     train.add_argument("--out", default=None, help="checkpoint file (default: out/<preset>.safetensors)")
     train.add_argument("--seed", type=int, default=None, help="random seed (default: the recipe's)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -87,6 +89,8 @@ def _train(args) -> int:
         config,
         device=args.device or config.device,
         seed=config.seed if args.seed is None else args.seed,
+        batch_size=args.batch_size or config.batch_size,
+        eval_iters=args.eval_iters or config.eval_iters,
         progress=not args.no_progress,
         out=args.out or f"out/{recipe.name}.safetensors",
     )
@@ -138,7 +142,7 @@ def _info(args) -> int:
     lines = [
         f"checkpoint   {checkpoint.path} ({checkpoint.path.stat().st_size / 1e6:.1f} MB)",
         f"model        {checkpoint.model_class}, {n_params / 1e6:.2f}M parameters",
-        "config       " + ", ".join(f"{k}={v}" for k, v in checkpoint.config.to_dict().items()),
+        "config       " + ", ".join(f"{k}={v!r}" for k, v in checkpoint.config.to_dict().items()),
         f"tokenizer    {_tokenizer_line(checkpoint.tokenizer)}",
         f"step         {checkpoint.step}",
     ]
@@ -146,7 +150,7 @@ def _info(args) -> int:
     if evals:
         lines.append(f"val loss     {evals[-1]['val_loss']:.4f} at step {evals[-1]['step']}")
     if checkpoint.train_config:
-        lines.append("train config " + ", ".join(f"{k}={v}" for k, v in checkpoint.train_config.items()))
+        lines.append("train config " + ", ".join(f"{k}={v!r}" for k, v in checkpoint.train_config.items()))
     print("\n".join(lines))
     return 0
 

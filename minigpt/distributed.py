@@ -59,7 +59,7 @@ def mean_across_ranks(value: float, info: DistInfo, device: torch.device) -> flo
     """The average of a number over all ranks (every rank must call this at the same point)."""
     if not info.enabled:
         return value
-    tensor = torch.tensor([value], dtype=torch.float64 if device.type == "cpu" else torch.float32, device=device)
+    tensor = torch.tensor([value], dtype=torch.float64, device=device)
     dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor.item() / info.world_size
 

@@ -56,7 +56,7 @@ class TrainConfig:
     weight_decay: float = 0.1  # on matrices only
     betas: tuple[float, float] = (0.9, 0.99)
     grad_clip: float = 1.0  # max gradient norm; 0 = no clipping
-    eval_interval: int = 250  # steps between evaluations; 0 = only at the end
+    eval_interval: int = 250  # steps between evaluations (there is always one at the end); 0 = only at the end
     eval_iters: int = 20  # batches per split per evaluation
     log_interval: int = 1  # steps between history rows / on_step calls (each costs a device sync)
     sample_interval: int = 0  # steps between text samples (needs a tokenizer); 0 = never
@@ -242,10 +242,9 @@ class Trainer:
         self.model.eval()
         results = {}
         splits = ["train"] + (["val"] if self.val_data is not None or self.batch_fn is not None else [])
-        for split in splits:
-            generator = torch.Generator().manual_seed(
-                derive_seed(self.config.seed, self.dist.rank, len(split), _EVAL)
-            )
+        for index, split in enumerate(splits):
+            # the same batches at every evaluation, so the numbers are comparable over time
+            generator = torch.Generator().manual_seed(derive_seed(self.config.seed, self.dist.rank, index, _EVAL))
             total = torch.zeros((), device=self.device)
             for _ in range(self.config.eval_iters):
                 with autocast(self.device, self.dtype):

@@ -11,8 +11,8 @@ from minigpt.cli import main
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "tiny.safetensors"
-    assert main(["train", "--preset", "tiny", "--device", "cpu", "--max-iters", "6", "--out", str(out),
-                 "--no-progress"]) == 0
+    assert main(["train", "--preset", "tiny", "--device", "cpu", "--max-iters", "6", "--batch-size", "4",
+                 "--eval-iters", "2", "--out", str(out), "--no-progress"]) == 0
     return out
 
 
@@ -37,12 +37,19 @@ def test_info_describes_the_checkpoint(trained, capsys):
     assert "val loss" in out
 
 
-def test_missing_argument_is_reported(capsys):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["info"], "minigpt info: error: the following arguments are required: --checkpoint (see --help)\n"),
+        (["train", "--preset", "nope"], "minigpt train: error: argument --preset: invalid choice: 'nope'"),
+    ],
+)
+def test_usage_mistakes_are_one_line_and_exit_code_2(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["info"])
+        main(argv)
     assert exit_info.value.code == 2
-    assert capsys.readouterr().err == (
-        "minigpt info: error: the following arguments are required: --checkpoint (see --help)\n")
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["info"]])
@@ -53,18 +60,12 @@ def test_help_for_each_command(command, capsys):
     assert "usage: minigpt" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(
-    "argv, message",
-    [
-        (["sample", "--checkpoint", "missing.safetensors"], "minigpt sample: error: no checkpoint at missing.safetensors"),
-        (["train", "--preset", "nope"], "minigpt train: error: argument --preset: invalid choice: 'nope'"),
-    ],
-)
-def test_errors_are_one_line_and_exit_code_2(argv, message, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "minigpt", *argv], capture_output=True, text=True, cwd=tmp_path)
+def test_errors_from_the_real_command_are_one_line_and_exit_code_2(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "minigpt", "sample", "--checkpoint", "missing.safetensors"],
+                            capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
-    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("minigpt sample: error: no checkpoint at missing.safetensors")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(
