@@ -153,13 +153,16 @@ def load_checkpoint(path, *, config: GPTConfig | None = None, tokenizer=None, de
     try:
         meta = json.loads(header["minigpt"])
     except (KeyError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path} is a safetensors file but not a minigpt checkpoint (no valid 'minigpt' metadata)") from error
+        raise ValueError(
+            f"{path} is a safetensors file but not a minigpt checkpoint (no valid 'minigpt' metadata)"
+        ) from error
     if meta.get("format") != FORMAT:
         raise ValueError(f"checkpoint {path} has format {meta.get('format')!r}; this minigpt reads {FORMAT!r}")
 
     saved_config = GPTConfig.from_dict(meta["model_config"])
     if config is not None and config != saved_config:
-        raise ValueError(f"checkpoint {path} was saved for a different model config: {_config_diff(saved_config, config)}")
+        differences = _config_diff(saved_config, config)
+        raise ValueError(f"checkpoint {path} was saved for a different model config: {differences}")
     saved_tokenizer = None
     if meta["tokenizer"] is not None:
         saved_tokenizer = tokenizer_from_dict(meta["tokenizer"])
@@ -194,7 +197,9 @@ def _optimizer_state(meta: dict, tensors: dict) -> dict:
             state.setdefault(int(index), {})[name] = tensor
     for index, scalars in meta["scalars"].items():
         state.setdefault(int(index), {}).update(scalars)
-    groups = [{**group, "betas": tuple(group["betas"])} if "betas" in group else group for group in meta["param_groups"]]
+    # JSON turned the betas tuple into a list
+    groups = [{**group, "betas": tuple(group["betas"])} if "betas" in group else group
+              for group in meta["param_groups"]]
     return {"state": state, "param_groups": groups}
 
 

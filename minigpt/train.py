@@ -216,6 +216,8 @@ class Trainer:
         set_lr(self.optimizer, lr)
         self.generator.manual_seed(derive_seed(config.seed, self.dist.rank, self.step, _TRAIN_BATCH))
         torch.manual_seed(derive_seed(config.seed, self.dist.rank, self.step, _DROPOUT))
+        # clear here rather than after the step, so an interrupted step leaves no stale gradients
+        self.optimizer.zero_grad(set_to_none=True)
         total_loss, tokens = torch.zeros((), device=self.device), 0
         for micro in range(config.grad_accum):
             batch = self.get_batch("train", self.generator)
@@ -231,7 +233,6 @@ class Trainer:
         if config.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
         self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         return total_loss / config.grad_accum, lr, tokens
 
@@ -239,6 +240,7 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         """Mean loss over ``eval_iters`` fixed batches per split: ``{"train_loss", "val_loss"}``
         (``val_loss`` only when there is validation data). Averaged over ranks under DDP."""
+        was_training = self.model.training
         self.model.eval()
         results = {}
         splits = ["train"] + (["val"] if self.val_data is not None or self.batch_fn is not None else [])
@@ -252,7 +254,7 @@ class Trainer:
                 total += loss.float()
             mean = total.item() / self.config.eval_iters
             results[f"{split}_loss"] = distributed.mean_across_ranks(mean, self.dist, self.device)
-        self.model.train()
+        self.model.train(was_training)
         return results
 
     def sample(self, prompt: str | None = None, max_new_tokens: int | None = None, **settings) -> str:
@@ -286,16 +288,9 @@ class Trainer:
                 bar.update(1)
                 if self.step % config.log_interval == 0 or self.step == end:
                     now = time.perf_counter()
-                    row = {
-                        "step": self.step,
-                        "train_loss": distributed.mean_across_ranks(loss.item(), self.dist, self.device),
-                        "lr": lr,
-                        "tokens_per_s": window_tokens / max(now - window_start, 1e-9),
-                    }
-                    window_start, window_tokens = now, 0
-                    self.history.append(row)
+                    row = self._log_step(loss, lr, window_tokens / max(now - window_start, 1e-9), now - start)
                     bar.set_postfix(loss=f"{row['train_loss']:.4f}", tok_s=f"{row['tokens_per_s']:,.0f}", refresh=False)
-                    self._notify("on_step", {**row, "elapsed": now - start})
+                    window_start, window_tokens = now, 0
                 if (config.eval_interval and self.step % config.eval_interval == 0) or self.step == end:
                     if self._run_evaluation(start):
                         break
@@ -308,6 +303,18 @@ class Trainer:
             bar.close()
         return self.history
 
+    def _log_step(self, loss: torch.Tensor, lr: float, tokens_per_s: float, elapsed: float) -> dict:
+        """Add a history row for this step and tell the callbacks (``loss.item()`` waits for the device)."""
+        row = {
+            "step": self.step,
+            "train_loss": distributed.mean_across_ranks(loss.item(), self.dist, self.device),
+            "lr": lr,
+            "tokens_per_s": tokens_per_s,
+        }
+        self.history.append(row)
+        self._notify("on_step", {**row, "elapsed": elapsed})
+        return row
+
     def _run_evaluation(self, start: float) -> bool:
         """Evaluate, record, notify, save; True when the target val loss is reached."""
         losses = self.evaluate()
@@ -316,7 +323,8 @@ class Trainer:
         if self.history and self.history[-1]["step"] == self.step:
             self.history[-1].update(val_loss=info["val_loss"], eval_train_loss=info["train_loss"])
         else:
-            self.history.append({"step": self.step, "val_loss": info["val_loss"], "eval_train_loss": info["train_loss"]})
+            self.history.append({"step": self.step, "val_loss": info["val_loss"],
+                                 "eval_train_loss": info["train_loss"]})
         if self.config.progress and self.dist.is_main:
             val = "" if info["val_loss"] is None else f", val loss {info['val_loss']:.4f}"
             tqdm.write(f"step {self.step}: train loss {info['train_loss']:.4f}{val}")
