@@ -65,9 +65,9 @@ class GPT(nn.Module):
         (never attended to). kv_cache: positions start at ``kv_cache.length`` and the new keys and
         values are appended to it.
         """
-        B, T = idx.shape
         start = 0 if kv_cache is None else kv_cache.length
-        self._check_length(T, start, kv_cache)
+        self._check_inputs(idx, attention_mask, kv_cache)
+        B, T = idx.shape
         key_mask = attention_mask if kv_cache is None else kv_cache.padding(attention_mask, T)
         pos = self.transformer.wpe
         bias = attention_bias(T, start + T, causal=self.config.causal, key_mask=key_mask,
@@ -95,8 +95,17 @@ class GPT(nn.Module):
         """Sum of the MoE load-balancing losses of the last forward pass (mlp == "moe" only)."""
         return sum(block.mlp.aux_loss for block in self.transformer.h)
 
-    def _check_length(self, T: int, start: int, kv_cache) -> None:
-        M = self.config.block_size
+    def _check_inputs(self, idx, attention_mask, kv_cache) -> None:
+        if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.dtype != torch.long:
+            raise TypeError(f"idx must be a LongTensor [B, T] of token ids, got {getattr(idx, 'dtype', type(idx))} "
+                            f"with shape {tuple(getattr(idx, 'shape', ()))}; e.g. torch.tensor([ids])")
+        if attention_mask is not None and (attention_mask.shape != idx.shape or attention_mask.dtype != torch.bool):
+            raise ValueError(f"attention_mask must be a BoolTensor shaped like idx {tuple(idx.shape)} (True = real token), "
+                             f"got {attention_mask.dtype} {tuple(attention_mask.shape)}; e.g. mask.bool()")
+        if kv_cache is not None and kv_cache.batch_size != idx.size(0):
+            raise ValueError(f"kv_cache was made for batch size {kv_cache.batch_size} but idx has {idx.size(0)} "
+                             f"sequences; use model.new_kv_cache({idx.size(0)})")
+        T, start, M = idx.size(1), 0 if kv_cache is None else kv_cache.length, self.config.block_size
         if kv_cache is None and T > M:
             raise ValueError(f"prompt of {T} tokens exceeds block_size {M}; crop it to the last {M} tokens, e.g. ids[-{M}:]")
         if kv_cache is not None and start + T > M:

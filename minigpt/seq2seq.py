@@ -68,9 +68,10 @@ class Seq2Seq(nn.Module):
         if T > self.config.block_size:
             raise ValueError(f"sequence of {T} tokens exceeds block_size {self.config.block_size}; shorten it")
         bias = attention_bias(T, T, causal=causal, key_mask=key_mask, alibi=self.wpe.alibi(T, T), device=idx.device)
+        rope = self.wpe.rope(0, T)
         x = self.drop(self.wpe(self.wte(idx)))
         for block in blocks:
-            x = block(x, bias=bias, rope=self.wpe.rope(0, T), **cross)
+            x = block(x, bias=bias, rope=rope, **cross)
         return x
 
     def encode(self, src, src_mask=None):

@@ -60,3 +60,13 @@ def test_going_past_block_size_is_a_clear_error():
         model(torch.zeros(1, 1, dtype=torch.long), kv_cache=cache)
     cache.reset()
     assert model(torch.zeros(1, 1, dtype=torch.long), kv_cache=cache)[0].shape == (1, 1, 65)
+
+
+def test_bad_inputs_are_clear_errors():
+    model = GPT(tiny())
+    with pytest.raises(TypeError, match="LongTensor"):
+        model(torch.zeros(1, 4))
+    with pytest.raises(ValueError, match="attention_mask must be a BoolTensor"):
+        model(torch.zeros(1, 4, dtype=torch.long), attention_mask=torch.ones(1, 4))
+    with pytest.raises(ValueError, match=r"new_kv_cache\(1\)"):
+        model(torch.zeros(1, 4, dtype=torch.long), kv_cache=model.new_kv_cache(2))
