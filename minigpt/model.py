@@ -62,8 +62,8 @@ class GPT(nn.Module):
         """idx [B, T] token ids -> (logits [B, T, V], loss or None).
 
         targets [B, T]: next-token ids, -100 = ignore. attention_mask [B, T] bool: False = padding
-        (never attended to; positions still count it, so pad on the right). kv_cache: positions start at ``kv_cache.length`` and the new keys and
-        values are appended to it.
+        (never attended to; positions still count it, so pad on the right). kv_cache: positions
+        start at ``kv_cache.length`` and the new keys and values are appended to it.
         """
         start = 0 if kv_cache is None else kv_cache.length
         self._check_inputs(idx, attention_mask, kv_cache)
