@@ -10,3 +10,8 @@ _shared = Path(__file__).resolve().parent.parent / "shared" / "data"
 if _shared.is_dir():
     os.environ.setdefault("MINIGPT_DATA_DIR", str(_shared))
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(_shared / "tiktoken_cache"))
+
+# Unit tests train tiny models, where a second thread buys nothing and makes timings noisy.
+import torch  # noqa: E402
+
+torch.set_num_threads(1)

@@ -101,7 +101,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "shakespeare-char": Preset(
         "nanoGPT's baby GPT: 6 layers, 6 heads, 384 dims, context 256, ~10.65M parameters",
-        GPTConfig(vocab_size=65, block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2),
+        GPTConfig(vocab_size=65, block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2, bias=False),
     ),
     "gpt2": Preset(
         "GPT-2 small shape: 12 layers, 12 heads, 768 dims, context 1024, 50257 tokens, ~124M parameters",

@@ -62,6 +62,7 @@ def test_num_params_hand_count_untied_rope_swiglu_rmsnorm_gqa():
 def test_shakespeare_char_preset_is_nanogpt_size():
     model = GPT(get_config("shakespeare-char"))
     assert abs(model.num_params() / 1e6 - 10.65) < 0.1
+    assert round(model.num_params() / 1e6, 2) == 10.65  # nanoGPT prints "number of parameters: 10.65M"
 
 
 def test_gpt2_style_init():
