@@ -70,7 +70,7 @@ async function render({ model, el }) {
   const div = document.createElement("div");
   div.className = "minigpt-pane";
   div.style.width = "100%";
-  el.appendChild(div);
+  el.replaceChildren(div);  // a re-rendered view starts from an empty element
   let clicks = 0;
   const draw = () => {
     const fig = JSON.parse(model.get("figure"));
@@ -79,10 +79,11 @@ async function render({ model, el }) {
       toImageButtonOptions: { format: "png", scale: 2 },
       modeBarButtonsToAdd: [{ name: "Download as SVG", icon: Plotly.Icons.disk,
         click: (gd) => Plotly.downloadImage(gd, { format: "svg", filename: "minigpt-view" }) }] };
-    return Plotly.react(div, fig.data, fig.layout, config).then(() => {
-      if (!div.__minigptClick) {
-        div.__minigptClick = true;
-        div.on("plotly_click", (ev) => {
+    const target = div;
+    return Plotly.react(target, fig.data, fig.layout, config).then(() => {
+      if (!target.__minigptClick) {
+        target.__minigptClick = true;
+        target.on("plotly_click", (ev) => {
           const p = ev.points[0];
           model.set("click", { x: p.x, y: p.y, curve: p.curveNumber,
             point: p.pointNumber ?? p.pointNumbers ?? null,
@@ -92,9 +93,21 @@ async function render({ model, el }) {
       }
     });
   };
-  model.on("change:figure", draw);
-  await draw();
-  return () => { model.off("change:figure", draw); Plotly.purge(div); };
+  // Draw only once the pane is on screen. JupyterLab lays out off-screen cells lazily, and a
+  // plotly figure with axis constraints (scaleanchor) started at zero size never finishes.
+  let shown = false;
+  const onChange = () => { if (shown) draw(); };
+  model.on("change:figure", onChange);
+  div.style.minHeight = (JSON.parse(model.get("figure")).layout?.height ?? 450) + "px";
+  const observer = new IntersectionObserver((entries) => {
+    if (!shown && entries.some((e) => e.isIntersecting)) {
+      shown = true;
+      observer.disconnect();
+      draw();
+    }
+  }, { rootMargin: "400px" });
+  observer.observe(div);
+  return () => { observer.disconnect(); model.off("change:figure", onChange); Plotly.purge(div); };
 }
 export default { render };
 """
