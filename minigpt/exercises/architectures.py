@@ -1,0 +1,101 @@
+"""Checks for the encoder / decoder / encoder-decoder lesson (notebook 09).
+
+``check_visibility(fn)``       which tokens each token may attend to, in an encoder and in a decoder,
+                               compared with the attention weights a real ``GPT`` produces.
+``check_teacher_forcing(fn)``  the decoder's input and targets for one target sequence, in the
+                               format ``Seq2Seq.generate`` produces (BOS first, EOS last).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from minigpt.exercises._result import Result, failed, passed
+from minigpt.exercises._tensor_checks import call_learner, check_tensor
+
+_VISIBILITY_HINT = (
+    "row i is the query token, column j the key token. An encoder (causal=False) lets every token see "
+    "every token: torch.ones(T, T, dtype=torch.bool). A decoder lets token i see j <= i: the lower "
+    "triangle, torch.ones(T, T, dtype=torch.bool).tril()."
+)
+
+
+def model_visibility(T: int, causal: bool) -> torch.Tensor:
+    """BoolTensor [T, T]: True where a real GPT's captured attention weight is non-zero (query i, key j)."""
+    from minigpt.capture import capture
+    from minigpt.config import GPTConfig
+    from minigpt.model import GPT
+
+    with torch.random.fork_rng():  # leave the notebook's random numbers where they were
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(vocab_size=16, block_size=T, n_layer=1, n_head=2, n_embd=16, causal=causal)).eval()
+    with torch.no_grad(), capture(model) as cap:
+        model(torch.arange(T)[None] % 16)
+    return cap.attention[0][0, 0] > 0  # batch 0, head 0: [T_q, T_k]
+
+
+def check_visibility(fn, T: int = 6) -> Result:
+    """Check ``fn(T, causal) -> BoolTensor [T, T]`` (True = query i may attend to key j) for both kinds of model."""
+    for causal in (False, True):
+        expected = model_visibility(T, causal)
+        out = call_learner(fn, T, causal)
+        name = f"visibility({T}, causal={causal})"
+        problem = check_tensor(out, (T, T), name, "one row per query token and one column per key token: [T, T].")
+        if problem is not None:
+            return problem
+        out = out.bool()
+        if torch.equal(out, expected):
+            continue
+        if causal and torch.equal(out, expected.T):
+            return failed(f"{name} is transposed: it lets tokens see the future.",
+                          "row i = query: token i sees positions j <= i, the lower triangle (.tril()), not .triu().")
+        if causal and torch.equal(out, expected.tril(-1)):
+            return failed(f"{name} hides each token from itself.",
+                          "the diagonal belongs in: token i sees j <= i (tril(), not tril(-1)).")
+        kind = "decoder (causal)" if causal else "encoder (bidirectional)"
+        return failed(f"{name} does not match what the {kind} model attends to.", _VISIBILITY_HINT)
+    return passed("your masks match the attention a real GPT computes: encoders see both ways, decoders only back.")
+
+
+def _as_list(value, name: str):
+    if isinstance(value, torch.Tensor):
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(i, int) for i in value):
+        return failed(f"{name} should be a list of ints, got {value!r}.", "return two lists of token ids.")
+    return list(value)
+
+
+def check_teacher_forcing(fn, bos_id: int = 1, eos_id: int = 2) -> Result:
+    """Check ``fn(target_ids, bos_id, eos_id) -> (decoder_input, decoder_targets)`` on a few targets.
+
+    The decoder reads [BOS] + target and must predict target + [EOS]: position t sees the right
+    answer up to t (teacher forcing) and is scored on token t + 1. ``Seq2Seq.generate`` returns
+    exactly [BOS] + prediction + [EOS], so a model trained this way can be decoded by it.
+    """
+    for target in ([5, 7, 9], [4], [3, 3, 8, 6]):
+        full = [bos_id, *target, eos_id]
+        want_in, want_out = full[:-1], full[1:]
+        answer = call_learner(fn, list(target), bos_id, eos_id)
+        if isinstance(answer, Result):
+            return answer
+        if not isinstance(answer, tuple) or len(answer) != 2:
+            return failed(f"return a pair (decoder_input, decoder_targets), got {type(answer).__name__}.",
+                          "end with: return decoder_input, decoder_targets")
+        got_in, got_out = (_as_list(a, n) for a, n in zip(answer, ("decoder_input", "decoder_targets")))
+        for got in (got_in, got_out):
+            if isinstance(got, Result):
+                return got
+        if got_in == want_in and got_out == want_out:
+            continue
+        where = f"for target {target}: you gave input {got_in}, targets {got_out}"
+        if got_in == got_out:
+            return failed(f"{where}: the input and the targets are the same.",
+                          "each position predicts the NEXT token: shift the targets one step left of the input.")
+        if got_in == want_in and got_out == list(target):
+            return failed(f"{where}: the targets are one token short.",
+                          "end the targets with eos_id, or the model never learns when to stop.")
+        if len(got_in) != len(got_out):
+            return failed(f"{where}: the two lists must have the same length (one target per input position).",
+                          f"input = [bos_id] + target, targets = target + [eos_id], e.g. {want_in} and {want_out}.")
+        return failed(f"{where}.", f"input = [bos_id] + target, targets = target + [eos_id], e.g. {want_in} and {want_out}.")
+    return passed("the decoder reads [BOS] + target and learns to predict target + [EOS], as Seq2Seq.generate expects.")

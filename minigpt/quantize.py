@@ -1,0 +1,141 @@
+"""int8 weight quantization: store every Linear weight in 1 byte instead of 4.
+
+Per-channel symmetric quantization gives each output channel (each row of a Linear weight
+[out, in]) its own scale, so one row with large weights does not wash out the precision of
+the others::
+
+    scale[o] = max_i |W[o, i]| / 127          # one float per output channel
+    q[o, i]  = round(W[o, i] / scale[o])      # an int8 in [-127, 127]
+    W[o, i] ≈ q[o, i] * scale[o]              # dequantized on the fly in forward
+
+"Symmetric" means zero maps to zero exactly and the int8 range is used as [-127, 127]
+(-128 stays unused so the range is the same on both sides). The rounding error per weight is
+at most scale / 2.
+
+This is *weight-only* quantization: the activations stay float and the matmul still runs in
+float (the weight is dequantized just before it). It saves memory and disk, which is what
+limits large models on small machines; fast int8 matmul kernels are a separate topic.
+
+Embeddings stay float, and a Linear that shares its weight with another module (the output
+head tied to the token embedding) is skipped: the float copy has to stay for the other user,
+so an int8 copy would only add bytes.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+QMAX = 127  # symmetric int8 range [-127, 127]
+
+
+def quantize_per_channel(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Quantize a float weight [out, in] to (q int8 [out, in], scale float [out, 1])."""
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"weight must be a torch.Tensor, got {type(weight).__name__}")
+    if weight.dim() != 2 or not weight.is_floating_point():
+        raise ValueError(
+            f"weight must be a 2-D float tensor [out_features, in_features], got {weight.dim()}-D {weight.dtype}"
+        )
+    weight = weight.detach().float()
+    amax = weight.abs().amax(dim=1, keepdim=True)  # [out, 1] largest magnitude per row
+    # An all-zero row would give scale 0 and 0/0 = NaN; any positive scale quantizes it to zeros.
+    scale = amax.clamp(min=torch.finfo(torch.float32).tiny) / QMAX
+    q = torch.round(weight / scale).clamp(-QMAX, QMAX).to(torch.int8)
+    return q, scale
+
+
+def dequantize(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Back to float: q int8 [out, in] * scale [out, 1] -> [out, in] float32."""
+    return q.float() * scale
+
+
+class Int8Linear(nn.Module):
+    """A drop-in for ``nn.Linear`` that keeps its weight as int8 plus one float scale per row.
+
+    ``.weight`` still returns a float [out, in] tensor (dequantized), so code that reads the
+    weight directly (e.g. slicing the fused Q,K,V projection for cross-attention) keeps working.
+    """
+
+    def __init__(self, linear: nn.Linear):
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        q, scale = quantize_per_channel(linear.weight)
+        self.register_buffer("qweight", q)
+        self.register_buffer("scale", scale.to(linear.weight.dtype))
+        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone())
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.qweight.to(self.scale.dtype) * self.scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x [..., in] -> [..., out], same as the float Linear up to rounding of the weight."""
+        return F.linear(x, self.weight.to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, int8"
+
+
+def model_nbytes(model: nn.Module) -> int:
+    """Bytes of all parameters and buffers, counting a tensor shared by several modules once."""
+    seen, total = set(), 0
+    for t in list(model.parameters()) + list(model.buffers()):
+        key = (t.data_ptr(), t.numel())
+        if key not in seen:
+            seen.add(key)
+            total += t.numel() * t.element_size()
+    return total
+
+
+@dataclass(frozen=True)
+class QuantizationReport:
+    """What ``quantize_model`` changed and how much memory it saved."""
+
+    quantized: tuple[str, ...]  # names of the Linear layers now stored as int8
+    skipped: tuple[str, ...]  # Linear layers left in float (weight shared with another module)
+    bytes_before: int
+    bytes_after: int
+
+    @property
+    def ratio(self) -> float:
+        """How many times smaller the model got (close to 4 when Linear weights dominate)."""
+        return self.bytes_before / self.bytes_after
+
+    def __str__(self) -> str:
+        return (
+            f"int8: {len(self.quantized)} Linear layers quantized, {len(self.skipped)} skipped (shared weights) | "
+            f"{self.bytes_before / 1e6:.3f} MB -> {self.bytes_after / 1e6:.3f} MB ({self.ratio:.2f}x smaller)"
+        )
+
+
+def quantize_model(model: nn.Module) -> tuple[nn.Module, QuantizationReport]:
+    """A copy of ``model`` with every ``nn.Linear`` replaced by ``Int8Linear``; the original is untouched.
+
+    Returns (quantized_model, report). Linears whose weight is shared with another module are
+    skipped (see the module docstring). Raises ValueError if there is nothing to quantize.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    qmodel = copy.deepcopy(model)  # deepcopy keeps tied weights tied in the copy
+    users: dict[int, int] = {}  # id(parameter) -> how many modules hold it
+    for module in qmodel.modules():
+        for p in module.parameters(recurse=False):
+            users[id(p)] = users.get(id(p), 0) + 1
+    linears = [(name, m) for name, m in qmodel.named_modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError(f"{type(model).__name__} has no nn.Linear layers to quantize")
+    quantized, skipped = [], []
+    for name, linear in linears:
+        if users[id(linear.weight)] > 1:
+            skipped.append(name)
+            continue
+        parent_name, _, child = name.rpartition(".")
+        setattr(qmodel.get_submodule(parent_name), child, Int8Linear(linear))
+        quantized.append(name)
+    report = QuantizationReport(tuple(quantized), tuple(skipped), model_nbytes(model), model_nbytes(qmodel))
+    return qmodel, report
