@@ -122,7 +122,9 @@ class PositionalEncodingView(View):
             fig.update_yaxes(autorange="reversed", row=1, col=col)
         for col in (1, 2, 3):
             fig.update_yaxes(autorange="reversed", row=2, col=col)
-        fig.update_yaxes(scaleanchor="x2", row=1, col=2)
+        # fixed ranges, not scaleanchor: an axis constraint can stall plotly in a lazily laid-out page
+        fig.update_xaxes(range=[-1.15, 1.15], row=1, col=2)
+        fig.update_yaxes(range=[-1.15, 1.15], row=1, col=2)
         fig.update_layout(height=700, title="Positional encodings", legend=dict(x=0.62, y=1.0))
         return fig
 
