@@ -91,3 +91,23 @@ def test_bad_input_is_explained():
         quantize_model("model.pt")
     with pytest.raises(ValueError, match="no nn.Linear"):
         quantize_model(nn.Embedding(4, 4))
+
+
+def test_quantized_gpt_and_seq2seq_still_work():
+    from minigpt.config import get_config
+    from minigpt.model import GPT
+    from minigpt.seq2seq import Seq2Seq
+
+    torch.manual_seed(0)
+    config = get_config("tiny", vocab_size=20, block_size=16, n_embd=32)
+    gpt = GPT(config).eval()
+    idx = torch.randint(0, 20, (2, 10))
+    qgpt, report = quantize_model(gpt)
+    assert report.skipped == ("lm_head",)  # tied to the token embedding
+    assert len(report.quantized) == 4 * config.n_layer  # c_attn, c_proj, c_fc, mlp c_proj per block
+    with torch.no_grad():
+        assert (qgpt(idx)[0] - gpt(idx)[0]).abs().max() < 0.05
+    s2s = Seq2Seq(config).eval()
+    qs2s, _ = quantize_model(s2s)  # cross-attention slices c_attn.weight: Int8Linear.weight must serve it
+    with torch.no_grad():
+        assert (qs2s(idx, idx[:, :5])[0] - s2s(idx, idx[:, :5])[0]).abs().max() < 0.05
