@@ -97,12 +97,12 @@ def test_exported_html_shows_every_view_offline(browser, sandbox):
     context = browser.new_context(offline=True, viewport={"width": 1400, "height": 1000})
     context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
     page = context.new_page()
-    page.goto(html.as_uri())
+    page.goto(html.as_uri(), wait_until="domcontentloaded", timeout=120_000)  # a 4 MB page on a busy CI box
     n_figures = sum(len(c) for c in EXPECTED.values())
     page.wait_for_function(
         f"() => Array.from(document.querySelectorAll('.minigpt-static-figure')).filter(d => d.querySelector('.main-svg')"
         f" && d.data && d.data.length > 0).length === {n_figures}",
-        timeout=30_000,
+        timeout=120_000,
     )
     counts = page.evaluate("() => Array.from(document.querySelectorAll('.minigpt-static-figure')).map(d => d.data.length)")
     assert counts == [n for c in EXPECTED.values() for n in c]
