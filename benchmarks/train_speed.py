@@ -1,0 +1,171 @@
+"""Training speed: time-to-quality of the fast recipes, and GPU throughput on nanoGPT's shape.
+
+**Time-to-quality** runs ``python -m minigpt train --preset <recipe>`` exactly as a learner would,
+in a fresh process, and times it from the outside: interpreter start, imports, loading and
+encoding the text, training, the recipe's own evaluation and the checkpoint write all count.
+The val loss that decides the target is then measured on the saved model over the *whole* val
+split (the last 10% of tiny shakespeare, cut into consecutive windows of the model's context),
+so it does not depend on which random batches the run evaluated.
+
+Targets (issue "Performance"), against nanoGPT's figures on the same kinds of machine:
+
+- CPU, recipe ``shakespeare-char-cpu``: val loss <= 1.88 within 45 s (nanoGPT: 1.886 after 129 s).
+- GPU, recipe ``shakespeare-char-gpu``: val loss <= 1.47 within 15 s (nanoGPT: 1.472 at 78.5 s).
+- GPU throughput, nanoGPT's shape (6/6/384, T=256, B=64): >= 2 x 1.26 M tokens/s, with MFU
+  against the H100's dense bf16 peak (989 TFLOP/s).
+
+Run alone: ``python benchmarks/train_speed.py [--gpu] [--repeats N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from minigpt.checkpoint import load_model
+from minigpt.data import load_text, train_val_split
+from report import UNMEASURED, Row, markdown_table, verdict
+
+TITLE = "Training: time-to-quality and throughput"
+REPEATS = 3  # time-to-quality runs per device: a single wall-clock figure can be unlucky
+TARGETS = {  # recipe, val loss, seconds, nanoGPT's (loss, seconds)
+    "cpu": ("shakespeare-char-cpu", 1.88, 45.0, (1.886, 129.0)),
+    "cuda": ("shakespeare-char-gpu", 1.47, 15.0, (1.472, 78.5)),
+}
+NANOGPT_TOKENS_PER_S = 1.26e6
+H100_BF16_DENSE_FLOPS = 989e12
+
+
+@torch.no_grad()
+def whole_val_loss(model, tokenizer, device) -> float:
+    """Mean next-token loss over the whole val split, in consecutive windows of block_size tokens."""
+    ids = torch.tensor(tokenizer.encode(train_val_split(load_text("tinyshakespeare"))[1]), dtype=torch.long)
+    T = model.config.block_size
+    n = (len(ids) - 1) // T
+    x, y = ids[: n * T].view(n, T).to(device), ids[1 : n * T + 1].view(n, T).to(device)
+    total = 0.0
+    for i in range(0, n, 64):
+        _, loss = model(x[i : i + 64], y[i : i + 64])
+        total += loss.item() * len(x[i : i + 64])
+    return total / n
+
+
+def time_to_quality(device: str) -> dict:
+    """Train the device's recipe in a fresh process; its wall time and the whole-val-split loss."""
+    recipe, *_ = TARGETS[device]
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "run.safetensors"
+        command = [sys.executable, "-m", "minigpt", "train", "--preset", recipe, "--device", device,
+                   "--no-progress", "--out", str(out)]
+        start = time.perf_counter()
+        result = subprocess.run(command, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
+        model, tokenizer = load_model(out, device=device)
+        from minigpt.checkpoint import load_checkpoint  # history: steps, tokens/s, the run's own val loss
+
+        checkpoint = load_checkpoint(out)
+    speeds = sorted(row["tokens_per_s"] for row in checkpoint.history if "tokens_per_s" in row)
+    return {
+        "wall": wall,
+        "val_loss": whole_val_loss(model, tokenizer, device),
+        "run_val_loss": next(r["val_loss"] for r in reversed(checkpoint.history) if r.get("val_loss") is not None),
+        "steps": checkpoint.step,
+        "tokens": checkpoint.step * checkpoint.train_config["batch_size"] * checkpoint.train_config["grad_accum"]
+        * model.config.block_size,
+        "tokens_per_s": speeds[len(speeds) // 2] if speeds else float("nan"),
+    }
+
+
+def time_to_quality_rows(device: str, repeats: int) -> list[Row]:
+    recipe, loss_target, seconds_target, (ref_loss, ref_s) = TARGETS[device]
+    target = f"val loss <= {loss_target} in <= {seconds_target:.0f} s"
+    if device == "cuda" and not torch.cuda.is_available():
+        return [Row(f"time-to-quality, `{recipe}`", "-", target, UNMEASURED)]
+    rows = []
+    for i in range(repeats):
+        r = time_to_quality(device)
+        ok = r["val_loss"] <= loss_target and r["wall"] <= seconds_target
+        rows.append(Row(
+            f"time-to-quality, `{recipe}`, run {i + 1}",
+            f"val loss {r['val_loss']:.4f} (whole val split; the run's own estimate {r['run_val_loss']:.4f}) "
+            f"after {r['wall']:.1f} s wall from process start; {r['steps']} steps, {r['tokens'] / 1e6:.2f} M tokens, "
+            f"{r['tokens_per_s']:,.0f} tokens/s while training",
+            target, verdict(ok),
+        ))
+    rows.append(Row("nanoGPT reference", f"val loss {ref_loss} after {ref_s} s"))
+    return rows
+
+
+def throughput_rows(device: str) -> list[Row]:
+    """Steady-state training tokens/s on nanoGPT's shape: bf16 autocast, torch.compile, fused AdamW,
+    the whole data set on the GPU (batches cut there, no host-to-device copies)."""
+    target = f">= {2 * NANOGPT_TOKENS_PER_S / 1e6:.2f} M tokens/s (2x nanoGPT)"
+    if device != "cuda":
+        return []
+    if not torch.cuda.is_available():
+        return [Row("throughput, 6/6/384, T=256, B=64", "-", target, UNMEASURED)]
+    from minigpt.config import get_config
+    from minigpt.data import get_batch
+    from minigpt.device import configure_backends
+    from minigpt.model import GPT
+    from minigpt.optim import make_optimizer
+
+    cuda = torch.device("cuda")
+    configure_backends(cuda)
+    torch.manual_seed(0)
+    model = GPT(get_config("shakespeare-char", dropout=0.0)).to(cuda)
+    optimizer = make_optimizer(model, 1e-3, 0.1, (0.9, 0.99), cuda)
+    compiled = torch.compile(model)
+    text = load_text("tinyshakespeare")
+    data = torch.tensor([ord(c) % 65 for c in text], device=cuda)  # any 65-symbol stream: speed only
+    generator = torch.Generator(device=cuda).manual_seed(0)
+    B, T = 64, 256
+
+    def step():
+        x, y = get_batch(data, B, T, generator, cuda)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            _, loss = compiled(x, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    for _ in range(20):  # compile and warm up
+        step()
+    torch.cuda.synchronize()
+    steps, start = 100, time.perf_counter()
+    for _ in range(steps):
+        step()
+    torch.cuda.synchronize()
+    seconds = (time.perf_counter() - start) / steps
+    tokens_per_s = B * T / seconds
+    mfu = model.flops_per_token(T) * tokens_per_s / H100_BF16_DENSE_FLOPS
+    return [
+        Row("throughput, 6/6/384, T=256, B=64", f"{tokens_per_s / 1e6:.2f} M tokens/s ({seconds * 1e3:.1f} ms/step)",
+            target, verdict(tokens_per_s >= 2 * NANOGPT_TOKENS_PER_S)),
+        Row("MFU vs H100 dense bf16 peak (989 TFLOP/s)", f"{100 * mfu:.1f}%"),
+        Row("nanoGPT reference", "1.26 M tokens/s (about 13 ms/step)"),
+    ]
+
+
+def run(device: str = "cpu", repeats: int = REPEATS) -> list[Row]:
+    return time_to_quality_rows(device, repeats) + throughput_rows(device)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="time-to-quality and throughput")
+    parser.add_argument("--gpu", action="store_true")
+    parser.add_argument("--repeats", type=int, default=REPEATS)
+    args = parser.parse_args()
+    dev = "cuda" if args.gpu else "cpu"
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    print(markdown_table(f"{TITLE} ({dev})", run(dev, args.repeats)))
