@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
 from importlib.metadata import version
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling modules, when run as a script
+
+from report import cpu_model  # noqa: E402
 
 from minigpt.data import load_text
 from minigpt.tokenizers import BPETokenizer, TiktokenTokenizer
@@ -28,17 +34,6 @@ def best_time(fn, repeats: int):
         result = fn()
         best = min(best, time.perf_counter() - start)
     return best, result
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
