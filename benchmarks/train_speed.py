@@ -44,7 +44,7 @@ NANOGPT_TOKENS_PER_S = 1.26e6
 H100_BF16_DENSE_FLOPS = 989e12
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def whole_val_loss(model, tokenizer, device) -> float:
     """Mean next-token loss over the whole val split, in consecutive windows of block_size tokens."""
     ids = torch.tensor(tokenizer.encode(train_val_split(load_text("tinyshakespeare"))[1]), dtype=torch.long)
@@ -52,9 +52,9 @@ def whole_val_loss(model, tokenizer, device) -> float:
     n = (len(ids) - 1) // T
     x, y = ids[: n * T].view(n, T).to(device), ids[1 : n * T + 1].view(n, T).to(device)
     total = 0.0
-    for i in range(0, n, 64):
-        _, loss = model(x[i : i + 64], y[i : i + 64])
-        total += loss.item() * len(x[i : i + 64])
+    for i in range(0, n, 256):  # big chunks: fewer, larger matrix products
+        _, loss = model(x[i : i + 256], y[i : i + 256])
+        total += loss.item() * len(x[i : i + 256])
     return total / n
 
 

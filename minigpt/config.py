@@ -37,6 +37,7 @@ class GPTConfig:
     expert_top_k: int = 2  # experts each token is routed to, when mlp == "moe"
     moe_aux_loss_weight: float = 0.01  # weight of the load-balancing loss added to the LM loss
     tie_weights: bool = True  # share the token embedding with the output head
+    zero_init_proj: bool = False  # start the residual-stream projections at 0 (each block = identity)
     causal: bool = True  # False = bidirectional (encoder-only, masked LM)
     rope_base: float = 10000.0
 

@@ -22,12 +22,18 @@ from minigpt.norm import make_norm
 from minigpt.positional import Positions
 
 
-def init_gpt2_style(model: nn.Module, n_layer: int) -> None:
+def init_gpt2_style(model: nn.Module, n_layer: int, zero_proj: bool = False) -> None:
     """GPT-2 initialisation: weights ~ N(0, 0.02), biases 0, and the projections that write into
     the residual stream (c_proj) scaled by 1/√(2·n_layer) so the stream's variance does not grow
-    with depth (two residual additions per block)."""
+    with depth (two residual additions per block).
+
+    ``zero_proj=True`` starts those projections at exactly 0 instead: every block begins as the
+    identity, the model starts as a bigram model (embedding -> head), and each block joins in as
+    its projection learns. In short runs this reaches a given loss in fewer steps."""
     for name, p in model.named_parameters():
-        if name.endswith("c_proj.weight"):
+        if name.endswith("c_proj.weight") and zero_proj:
+            nn.init.zeros_(p)
+        elif name.endswith("c_proj.weight"):
             nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
         elif p.dim() == 2:  # Linear weights, embeddings, the learned position table
             nn.init.normal_(p, mean=0.0, std=0.02)
@@ -53,7 +59,7 @@ class GPT(nn.Module):
             ln_f=make_norm(config) if config.prenorm else nn.Identity(),
         ))
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        init_gpt2_style(self, config.n_layer)
+        init_gpt2_style(self, config.n_layer, config.zero_init_proj)
         if config.tie_weights:
             # the same matrix maps token -> vector and vector -> token scores (saves V·C parameters)
             self.lm_head.weight = self.transformer.wte.weight

@@ -36,7 +36,7 @@ from minigpt import distributed
 from minigpt.checkpoint import load_checkpoint, save_checkpoint
 from minigpt.data import get_batch
 from minigpt.device import autocast, configure_backends, pick_device, pick_dtype
-from minigpt.optim import lr_at, make_optimizer, set_lr
+from minigpt.optim import OPTIMIZERS, lr_at, make_optimizer, set_lr
 from minigpt.sampling import generate
 
 BatchFn = Callable[[str, torch.Generator], tuple]
@@ -55,6 +55,8 @@ class TrainConfig:
     lr_decay_iters: int | None = None  # end of the cosine; None = max_iters
     weight_decay: float = 0.1  # on matrices only
     betas: tuple[float, float] = (0.9, 0.99)
+    optimizer: str = "adamw"  # "adamw" | "muon" (Muon for the hidden matrices, AdamW for the rest)
+    muon_lr: float = 0.02  # Muon's peak learning rate (follows the same warm-up + cosine curve)
     grad_clip: float = 1.0  # max gradient norm; 0 = no clipping
     eval_interval: int = 250  # steps between evaluations (there is always one at the end); 0 = only at the end
     eval_iters: int = 20  # batches per split per evaluation
@@ -83,6 +85,10 @@ class TrainConfig:
                 problems.append(f"{name} must be an int >= 0, got {value!r}")
         if not (self.lr > 0 and 0 <= self.min_lr <= self.lr):
             problems.append(f"need lr > 0 and 0 <= min_lr <= lr, got lr={self.lr}, min_lr={self.min_lr}")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if not self.muon_lr > 0:
+            problems.append(f"muon_lr must be > 0, got {self.muon_lr}")
         if self.grad_clip < 0 or self.weight_decay < 0:
             problems.append("grad_clip and weight_decay must be >= 0")
         if problems:
@@ -159,7 +165,8 @@ class Trainer:
         self.tokenizer = tokenizer
         self.callbacks = list(callbacks)
         self.model = model.to(self.device)
-        self.optimizer = make_optimizer(model, config.lr, config.weight_decay, config.betas, self.device)
+        self.optimizer = make_optimizer(model, config.lr, config.weight_decay, config.betas, self.device,
+                                        config.optimizer, config.muon_lr)
         self.forward_model = torch.compile(model) if config.compile else model  # eval, no DDP
         self.train_model = self.forward_model
         if self.dist.enabled:

@@ -20,11 +20,11 @@ CONFIG = GPTConfig(vocab_size=12, block_size=16, n_layer=1, n_head=2, n_embd=16,
 TOKENIZER = CharTokenizer.from_text("abcdefghijkl")
 
 
-def _trainer(max_iters=10):
+def _trainer(max_iters=10, optimizer="adamw"):
     torch.manual_seed(0)
     data = torch.randint(0, 12, (1200,), generator=torch.Generator().manual_seed(0))
     config = TrainConfig(max_iters=max_iters, batch_size=4, lr=1e-2, warmup_iters=2, eval_interval=4,
-                         eval_iters=1, device="cpu", progress=False)
+                         eval_iters=1, device="cpu", progress=False, optimizer=optimizer)
     return Trainer(GPT(CONFIG), config, data[:1000], data[1000:], tokenizer=TOKENIZER)
 
 
@@ -61,13 +61,14 @@ def test_tied_weights_are_stored_once(tmp_path):
     assert load_checkpoint(path).build_model().state_dict().keys() == state.keys()
 
 
-def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
-    straight = _trainer()
+@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
+def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, optimizer):
+    straight = _trainer(optimizer=optimizer)
     straight.fit()
-    first = _trainer()
+    first = _trainer(optimizer=optimizer)
     first.fit(steps=6)
     first.save(tmp_path / "ckpt.safetensors")
-    resumed = _trainer()  # fresh weights and optimiser, all replaced by the checkpoint
+    resumed = _trainer(optimizer=optimizer)  # fresh weights and optimiser, all replaced by the checkpoint
     resumed.load(tmp_path / "ckpt.safetensors")
     resumed.fit()
     assert resumed.step == straight.step == 10

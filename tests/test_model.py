@@ -77,6 +77,21 @@ def test_gpt2_style_init():
     assert model.lm_head.weight is model.transformer.wte.weight
 
 
+def test_zero_init_proj_makes_every_block_the_identity():
+    torch.manual_seed(0)
+    model = GPT(get_config("tiny", zero_init_proj=True))
+    assert all(torch.all(p == 0) for n, p in model.named_parameters() if n.endswith("c_proj.weight"))
+    x = torch.randint(0, 65, (2, 10))
+    with torch.no_grad():
+        logits, _ = model(x)
+        # with every block adding 0, the model is embedding -> final norm -> head (a bigram model)
+        bigram = model.lm_head(model.transformer.ln_f(model.transformer.wpe(model.transformer.wte(x))))
+    assert torch.allclose(logits, bigram, atol=1e-6)
+    _, loss = model(x, x)
+    loss.backward()  # and the projections still learn: their gradient is not zero
+    assert model.transformer.h[0].attn.c_proj.weight.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize("mlp", MLP_TYPES)
 @pytest.mark.parametrize("pos", POS_TYPES)
 def test_gradients_reach_every_parameter(mlp, pos):

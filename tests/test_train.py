@@ -6,7 +6,7 @@ import torch
 from minigpt.config import GPTConfig
 from minigpt.device import pick_device, pick_dtype
 from minigpt.model import GPT
-from minigpt.optim import lr_at, make_optimizer
+from minigpt.optim import MuonAdamW, lr_at, make_optimizer, orthogonalize, set_lr
 from minigpt.train import History, Trainer, TrainConfig
 
 CONFIG = GPTConfig(vocab_size=12, block_size=16, n_layer=1, n_head=2, n_embd=16, dropout=0.1)
@@ -153,6 +153,45 @@ def test_weight_decay_only_on_matrices():
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
     assert all(p.dim() >= 2 for p in decay["params"]) and all(p.dim() < 2 for p in no_decay["params"])
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+
+
+def test_orthogonalize_gives_singular_values_near_one():
+    torch.manual_seed(0)
+    for shape in [(64, 16), (16, 64), (32, 32)]:
+        update = torch.randn(shape) * torch.logspace(-1, 0, shape[1])  # unevenly scaled columns
+        result = orthogonalize(update)
+        singular_values = torch.linalg.svdvals(result)
+        assert result.shape == update.shape
+        assert singular_values.min() > 0.6 and singular_values.max() < 1.25, singular_values
+        # the same directions as the SVD's U V^T, only with the singular values flattened
+        u, _, vh = torch.linalg.svd(update, full_matrices=False)
+        assert torch.nn.functional.cosine_similarity(result.flatten(), (u @ vh).flatten(), dim=0) > 0.95
+
+
+def test_muon_groups_hidden_matrices_and_leaves_embeddings_to_adamw():
+    model = GPT(CONFIG.replace(tie_weights=False))
+    optimizer = make_optimizer(model, 1e-3, 0.1, (0.9, 0.99), torch.device("cpu"), kind="muon", muon_lr=0.02)
+    assert isinstance(optimizer, MuonAdamW)
+    muon, adam_matrices, gains = optimizer.param_groups
+    hidden = {id(p) for block in model.transformer.h for p in block.parameters() if p.dim() == 2}
+    assert {id(p) for p in muon["params"]} == hidden
+    assert {id(p) for p in adam_matrices["params"]} == {id(model.transformer.wte.weight), id(model.lm_head.weight),
+                                                       id(model.transformer.wpe.weight)}
+    assert all(p.dim() < 2 for p in gains["params"])
+    assert sum(len(g["params"]) for g in optimizer.param_groups) == len(list(model.parameters()))
+    set_lr(optimizer, 5e-4)  # the schedule moves both rules, each at its own scale
+    assert muon["lr"] == pytest.approx(0.01) and adam_matrices["lr"] == gains["lr"] == 5e-4
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        make_optimizer(model, 1e-3, 0.1, (0.9, 0.99), torch.device("cpu"), kind="sgd")
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        TrainConfig(optimizer="sgd")
+
+
+def test_muon_trains_and_is_deterministic():
+    first = _train(optimizer="muon", max_iters=30, eval_interval=30).fit()
+    second = _train(optimizer="muon", max_iters=30, eval_interval=30).fit()
+    assert first.column("train_loss") == second.column("train_loss")
+    assert first[-1]["val_loss"] < first.column("train_loss")[0] - 0.5
 
 
 def test_warmup_then_cosine_schedule():
