@@ -4,8 +4,9 @@ explicit (``softmax(QKᵀ/√d)·V`` written out, the [T, T] weights materialise
 
 Shape: batch 1, 6 heads, head_dim 64 (the shakespeare-char model), float32 on CPU, bfloat16 on GPU.
 Time: forward + backward (training), best of a few calls. Peak memory: on a GPU the allocator's
-peak above the inputs; on a CPU the growth of the process's peak resident memory in a child
-process (the CPU has no allocator statistics), so small values are only a rough figure.
+peak above the inputs; on a CPU (which has no allocator statistics) the growth of the peak resident
+memory of a fresh child process during one step, after a warm-up step at the shortest length has
+paid for the one-off set-up (thread pools, kernel buffers): a rough figure, good to a few MiB.
 
 The curve is also written to ``benchmarks/results/attention-<device>.json`` for the efficiency
 notebook. Run alone: ``python benchmarks/attention.py [--gpu]``.
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -45,29 +45,31 @@ def attention_step(T: int, explicit: bool, device: str):
     return step
 
 
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory so far (``VmHWM`` in /proc/self/status, Linux)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
 
 
-def cpu_peak_memory(explicit: bool, lengths: list[int]) -> list[int]:
-    """Child-process measurement (see module docstring): peak RSS growth during one step, per length."""
+def cpu_peak_memory(explicit: bool, T: int) -> int:
+    """Peak RSS growth during one step at length T, in a fresh child process (see module docstring)."""
+    # VmHWM is this process's own peak RSS; ru_maxrss would also count the parent's RSS at fork time
     code = (
-        "import json, resource, sys; sys.path.insert(0, sys.argv[1]); import attention as a\n"
-        "out = []\n"
-        "for T in json.loads(sys.argv[2]):\n"
-        "    step = a.attention_step(T, sys.argv[3] == 'explicit', 'cpu'); before = a.rss_bytes(); step()\n"
-        "    out.append(max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before))\n"
-        "print(json.dumps(out))\n"
+        "import sys; sys.path.insert(0, sys.argv[1]); import attention as a\n"
+        "explicit, T = sys.argv[2] == 'explicit', int(sys.argv[3])\n"
+        "a.attention_step(a.LENGTHS['cpu'][0], explicit, 'cpu')()  # warm-up: one-off allocations\n"
+        "step = a.attention_step(T, explicit, 'cpu')\n"
+        "before = a.peak_rss_bytes()\n"
+        "step()\n"
+        "print(a.peak_rss_bytes() - before)\n"
     )
     # fixed mmap threshold: big blocks go back to the OS when freed, so RSS follows the live tensors
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
     result = subprocess.run(
-        [sys.executable, "-c", code, str(Path(__file__).resolve().parent), json.dumps(lengths),
-         "explicit" if explicit else "sdpa"],
+        [sys.executable, "-c", code, str(Path(__file__).resolve().parent), "explicit" if explicit else "sdpa", str(T)],
         capture_output=True, text=True, env=env, check=True,
     )
-    return json.loads(result.stdout)
+    return int(result.stdout)
 
 
 def gpu_peak_memory(explicit: bool, T: int) -> int:
@@ -85,12 +87,11 @@ def measure(device: str) -> list[dict]:
     lengths = LENGTHS[device]
     points = []
     for explicit in (True, False):
-        memory = cpu_peak_memory(explicit, lengths) if device == "cpu" else None
-        for i, T in enumerate(lengths):
+        for T in lengths:
             step = attention_step(T, explicit, device)
             step()  # warm-up
             seconds = best_time(step, repeats=5 if T <= 1024 else 3, sync=sync)
-            peak = memory[i] if memory is not None else gpu_peak_memory(explicit, T)
+            peak = cpu_peak_memory(explicit, T) if device == "cpu" else gpu_peak_memory(explicit, T)
             points.append({"impl": "explicit" if explicit else "sdpa", "T": T, "seconds": seconds, "peak_bytes": peak})
     return points
 

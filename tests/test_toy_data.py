@@ -11,6 +11,7 @@ from minigpt.data import (
     copy_task,
     grammar_corpus,
     grammar_sentences,
+    mixed_period_repeats,
     number_to_words,
     number_translation_pairs,
     repeated_random_sequences,
@@ -30,6 +31,28 @@ def test_repeated_random_sequences():
     assert not torch.equal(seqs, repeated_random_sequences(5, 6, 20, seed=1))
     with pytest.raises(ValueError, match="reserved"):
         repeated_random_sequences(1, 4, vocab_size=3)
+
+
+def test_mixed_period_repeats_score_only_the_second_copy():
+    x, y = mixed_period_repeats(200, min_period=4, max_period=9, vocab_size=20, seed=0)
+    assert x.shape == y.shape == (200, 17)
+    periods = set()
+    for row_x, row_y in zip(x, y):
+        scored = (row_y != -100).nonzero().flatten()
+        p = int(scored[0])  # the first scored query is the first token of the second copy, at position p
+        periods.add(p)
+        assert scored.tolist() == list(range(p, 2 * p - 1))
+        assert len(set(row_x[:p].tolist())) == p  # a period holds distinct tokens
+        second = row_x[p : 2 * p]  # (one token shorter when p = max_period: x drops the last token)
+        assert torch.equal(second, row_x[: len(second)])  # then repeats
+        for i in scored.tolist():  # every target is the token after the earlier copy of the query token
+            assert row_y[i] == row_x[i - p + 1]
+    assert periods == set(range(4, 10))  # every period occurs, so no fixed offset works
+    assert x.min() >= FIRST_CONTENT_ID and x.max() < 20
+    again, _ = mixed_period_repeats(200, 4, 9, 20, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(x, again)
+    with pytest.raises(ValueError, match="max_period <= 17"):
+        mixed_period_repeats(1, 4, 18, vocab_size=20)
 
 
 def test_copy_and_reverse_tasks():

@@ -15,6 +15,7 @@ from minigpt.data.toy import (
     grammar_sentences,
     number_to_words,
     number_translation_pairs,
+    mixed_period_repeats,
     repeated_random_sequences,
     reverse_task,
     to_lm_examples,
@@ -24,6 +25,6 @@ from minigpt.data.toy import (
 __all__ = [
     "ANALOGIES", "BatchSampler", "CORPORA", "Corpus", "DataNotFoundError", "GrammarSentence", "cache_dir",
     "copy_task", "corpus_path", "get_batch", "grammar_corpus", "grammar_sentences", "load_text",
-    "number_to_words", "number_translation_pairs", "repeated_random_sequences", "reverse_task",
+    "mixed_period_repeats", "number_to_words", "number_translation_pairs", "repeated_random_sequences", "reverse_task",
     "to_lm_examples", "train_val_split", "word_analogy_corpus",
 ]

@@ -5,6 +5,8 @@ the same data on every machine, so a notebook can say "the model gets 98% of the
 
 * :func:`repeated_random_sequences` -- random tokens, then the same tokens again. The second
   half is predictable only by looking back, which is what induction heads learn.
+* :func:`mixed_period_repeats` -- the same, with a period that changes from row to row, so that
+  "look k positions back" no longer works and only a real induction circuit can copy.
 * :func:`copy_task`, :func:`reverse_task` -- (source, target) pairs for the encoder-decoder
   lesson; :func:`to_lm_examples` turns them into one sequence for a decoder-only GPT.
 * :func:`grammar_sentences` -- short English sentences where a pronoun's referent is known, and
@@ -48,6 +50,36 @@ def repeated_random_sequences(n: int, half_len: int, vocab_size: int, seed: int 
     """
     first = _content_tokens(n, half_len, vocab_size, seed)
     return torch.cat([first, first], dim=1)
+
+
+def mixed_period_repeats(
+    n: int, min_period: int, max_period: int, vocab_size: int, seed: int = 0,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, y), LongTensor[n, 2 * max_period - 1] each, for training an induction circuit.
+
+    Each row: p distinct random tokens, the same p tokens again, then random filler, with p drawn
+    per row from [min_period, max_period]. y is the next token of x, set to -100 (ignored by the
+    loss) everywhere except inside the second copy. Because p changes from row to row, no rule of
+    the form "attend k positions back" predicts the copy; the model has to find the earlier
+    occurrence of the current token and read what came after it. ``generator`` (if given) replaces
+    ``seed``, so a training loop can draw fresh rows every step.
+    """
+    n_content = vocab_size - FIRST_CONTENT_ID
+    if not 1 <= min_period <= max_period <= n_content:
+        raise ValueError(f"need 1 <= min_period <= max_period <= {n_content} (the number of content tokens, "
+                         f"so a period can hold distinct tokens); got {min_period}, {max_period}")
+    g = generator if generator is not None else torch.Generator().manual_seed(seed)
+    length = 2 * max_period
+    period = torch.randint(min_period, max_period + 1, (n, 1), generator=g)
+    block = torch.rand(n, n_content, generator=g).argsort(dim=1)[:, :max_period] + FIRST_CONTENT_ID  # distinct
+    filler = torch.randint(FIRST_CONTENT_ID, vocab_size, (n, length), generator=g)
+    position = torch.arange(length)
+    seq = torch.where(position < 2 * period, block.gather(1, position % period), filler)
+    x, y = seq[:, :-1], seq[:, 1:].clone()
+    query = position[:-1]
+    y[(query < period) | (query >= 2 * period - 1)] = -100  # keep only predictions inside the second copy
+    return x, y
 
 
 def copy_task(n: int, length: int, vocab_size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
