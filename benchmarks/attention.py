@@ -90,7 +90,7 @@ def measure(device: str) -> list[dict]:
         for T in lengths:
             step = attention_step(T, explicit, device)
             step()  # warm-up
-            seconds = best_time(step, repeats=5 if T <= 1024 else 3, sync=sync)
+            seconds, _ = best_time(step, repeats=5 if T <= 1024 else 3, sync=sync)
             peak = cpu_peak_memory(explicit, T) if device == "cpu" else gpu_peak_memory(explicit, T)
             points.append({"impl": "explicit" if explicit else "sdpa", "T": T, "seconds": seconds, "peak_bytes": peak})
     return points

@@ -12,14 +12,13 @@ Run alone: ``python benchmarks/generation.py [--gpu]``.
 from __future__ import annotations
 
 import sys
-import time
 
 import torch
 
 from minigpt.config import get_config
 from minigpt.model import GPT
 from minigpt.sampling import generate
-from report import UNMEASURED, Row, markdown_table, verdict
+from report import UNMEASURED, Row, best_time, markdown_table, verdict
 
 TITLE = "Generation: 500 new tokens, shakespeare-char shape, 256-token context"
 NEW_TOKENS = 500
@@ -29,14 +28,8 @@ SPEEDUP_TARGET = 5.0  # on CPU
 def time_generation(model, prompt, use_cache: bool, sync) -> tuple[float, list[int]]:
     """(seconds, ids) for one ``generate`` call of NEW_TOKENS tokens, best of 2 (after a short warm-up)."""
     generate(model, prompt, 8, seed=0, use_cache=use_cache)  # warm-up: kernels, allocator
-    best, ids = float("inf"), None
-    for _ in range(2):
-        sync()
-        start = time.perf_counter()
-        ids = generate(model, prompt, NEW_TOKENS, temperature=1.0, seed=0, use_cache=use_cache)
-        sync()
-        best = min(best, time.perf_counter() - start)
-    return best, ids
+    return best_time(lambda: generate(model, prompt, NEW_TOKENS, temperature=1.0, seed=0, use_cache=use_cache),
+                     repeats=2, sync=sync)
 
 
 def run(device: str = "cpu") -> list[Row]:

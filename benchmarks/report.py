@@ -67,14 +67,15 @@ def markdown_table(title: str, rows: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def best_time(fn, repeats: int, sync=lambda: None) -> float:
-    """Smallest wall time of ``repeats`` calls of ``fn`` (the minimum is the least disturbed by other
-    processes). ``sync`` waits for the device (``torch.cuda.synchronize`` on a GPU)."""
-    best = float("inf")
+def best_time(fn, repeats: int, sync=lambda: None):
+    """(smallest wall time of ``repeats`` calls of ``fn``, what the last call returned). The minimum
+    is the least disturbed by other processes; ``sync`` waits for the device (``torch.cuda.synchronize``
+    on a GPU)."""
+    best, result = float("inf"), None
     for _ in range(repeats):
         sync()
         start = time.perf_counter()
-        fn()
+        result = fn()
         sync()
         best = min(best, time.perf_counter() - start)
-    return best
+    return best, result

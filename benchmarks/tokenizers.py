@@ -11,29 +11,18 @@ from __future__ import annotations
 import os
 import platform
 import sys
-import time
 from importlib.metadata import version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling modules, when run as a script
 
-from report import cpu_model  # noqa: E402
+from report import best_time, cpu_model  # noqa: E402
 
 from minigpt.data import load_text
 from minigpt.tokenizers import BPETokenizer, TiktokenTokenizer
 
 NUM_MERGES = 512
 TRAIN_TARGET_S = 10.0
-
-
-def best_time(fn, repeats: int):
-    """(smallest wall time over ``repeats`` calls, result of the last call)."""
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def main() -> None:

@@ -31,10 +31,11 @@ def init_gpt2_style(model: nn.Module, n_layer: int, zero_proj: bool = False) -> 
     identity, the model starts as a bigram model (embedding -> head), and each block joins in as
     its projection learns. In short runs this reaches a given loss in fewer steps."""
     for name, p in model.named_parameters():
-        if name.endswith("c_proj.weight") and zero_proj:
-            nn.init.zeros_(p)
-        elif name.endswith("c_proj.weight"):
-            nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
+        if name.endswith("c_proj.weight"):
+            if zero_proj:
+                nn.init.zeros_(p)
+            else:
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
         elif p.dim() == 2:  # Linear weights, embeddings, the learned position table
             nn.init.normal_(p, mean=0.0, std=0.02)
         elif name.endswith("bias"):

@@ -88,7 +88,7 @@ class MuonAdamW(torch.optim.Optimizer):
         hidden, adam_matrices, gains = [], [], []
         for p in model.parameters():
             if p.requires_grad:
-                (hidden if id(p) in linear and p.dim() == 2 else adam_matrices if p.dim() >= 2 else gains).append(p)
+                (hidden if id(p) in linear else adam_matrices if p.dim() >= 2 else gains).append(p)
         groups = [
             {"params": hidden, "muon": True, "lr": muon_lr, "lr_scale": muon_lr / lr, "weight_decay": 0.0},
             {"params": adam_matrices, "muon": False, "lr": lr, "lr_scale": 1.0, "weight_decay": weight_decay},
