@@ -33,6 +33,7 @@ class GPTConfig:
     norm: str = "layernorm"  # "layernorm" | "rmsnorm"
     prenorm: bool = True  # False = post-norm, as in the original Transformer
     mlp: str = "gelu"  # "gelu" | "swiglu" | "moe"
+    mlp_ratio: int = 4  # MLP hidden width as a multiple of n_embd (GPT-2: 4)
     n_expert: int = 4  # only used when mlp == "moe"
     expert_top_k: int = 2  # experts each token is routed to, when mlp == "moe"
     moe_aux_loss_weight: float = 0.01  # weight of the load-balancing loss added to the LM loss
@@ -45,7 +46,7 @@ class GPTConfig:
         if self.n_kv_head is None:
             object.__setattr__(self, "n_kv_head", self.n_head)
         problems = []
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_kv_head", "n_embd"):
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_kv_head", "n_embd", "mlp_ratio"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 problems.append(f"{name} must be a positive int, got {getattr(self, name)!r}")
         if problems:

@@ -1,9 +1,9 @@
 """The feed-forward (MLP) sublayer: each token on its own, expand, apply a non-linearity, project back.
 
-- ``MLP``    (GPT-2): C -> 4C -> GELU -> C.
+- ``MLP``    (GPT-2): C -> 4C -> GELU -> C (``mlp_ratio`` = 4; a smaller ratio is a cheaper MLP).
 - ``SwiGLU`` (PaLM, LLaMA): C -> two projections a, b of size ``swiglu_hidden(C)`` -> silu(a) * b -> C.
-  The gate doubles the input projection, so the hidden size is shrunk to ~8/3·C to keep the
-  parameter count of the 4C MLP (rounded up to a multiple of 64 for fast matmuls).
+  The gate doubles the input projection, so the hidden size is shrunk to ~2/3·ratio·C (8/3·C for
+  ratio 4) to keep the parameter count of the GELU MLP (rounded up to a multiple of 64 for fast matmuls).
 Both map x [B, T, C] -> [B, T, C].
 """
 
@@ -20,17 +20,18 @@ class MLP(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        hidden = config.mlp_ratio * config.n_embd
+        self.c_fc = nn.Linear(config.n_embd, hidden, bias=config.bias)
+        self.c_proj = nn.Linear(hidden, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x):
         return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
 
 
-def swiglu_hidden(n_embd: int) -> int:
-    """8/3 · n_embd rounded up to a multiple of 64 (n_embd=384 -> 1024, 64 -> 192)."""
-    return 64 * math.ceil(8 * n_embd / 3 / 64)
+def swiglu_hidden(n_embd: int, mlp_ratio: int = 4) -> int:
+    """2/3 · mlp_ratio · n_embd rounded up to a multiple of 64 (ratio 4: n_embd=384 -> 1024, 64 -> 192)."""
+    return 64 * math.ceil(2 * mlp_ratio * n_embd / 3 / 64)
 
 
 class SwiGLU(nn.Module):
@@ -38,7 +39,7 @@ class SwiGLU(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        hidden = swiglu_hidden(config.n_embd)
+        hidden = swiglu_hidden(config.n_embd, config.mlp_ratio)
         self.c_fc = nn.Linear(config.n_embd, 2 * hidden, bias=config.bias)
         self.c_proj = nn.Linear(hidden, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)

@@ -1,4 +1,4 @@
-"""Optimisers with the usual GPT parameter groups, and the warm-up + cosine learning-rate schedule.
+"""Optimisers with the usual GPT parameter groups, and the learning-rate schedules (warm-up, then cosine or WSD).
 
 Weight decay pulls weights towards zero. It helps the big matrices (attention, MLP, embeddings)
 but hurts biases and the gains of LayerNorm/RMSNorm, which should be free to sit at any scale.
@@ -22,6 +22,7 @@ import torch
 
 
 OPTIMIZERS = ("adamw", "muon")
+SCHEDULES = ("cosine", "wsd")
 
 
 def make_optimizer(
@@ -130,17 +131,25 @@ class MuonAdamW(torch.optim.Optimizer):
         p.addcdiv_(state["exp_avg"], denom, value=-group["lr"] / (1 - beta1**step))
 
 
-def lr_at(step: int, lr: float, min_lr: float, warmup_iters: int, decay_iters: int) -> float:
+def lr_at(step: int, lr: float, min_lr: float, warmup_iters: int, decay_iters: int,
+          schedule: str = "cosine", decay_frac: float = 1.0) -> float:
     """Learning rate for optimiser step ``step`` (0-based).
 
-    Rises linearly from ~0 to ``lr`` over ``warmup_iters`` steps (large early updates from a random
-    init are unstable), then follows half a cosine from ``lr`` down to ``min_lr`` at ``decay_iters``,
-    and stays at ``min_lr`` after that.
+    Both schedules rise linearly from ~0 to ``lr`` over ``warmup_iters`` steps (large early updates
+    from a random init are unstable), reach ``min_lr`` at ``decay_iters`` and stay there.
+
+    - ``"cosine"`` (GPT-2, nanoGPT): half a cosine from ``lr`` down to ``min_lr``.
+    - ``"wsd"`` (warm-up, stable, decay): hold ``lr``, then fall in a straight line to ``min_lr``
+      over the last ``decay_frac`` of the ``decay_iters`` steps. Time at the peak makes fast
+      progress; the loss then drops steeply while the rate falls, so a long final decay pays off.
     """
     if step < warmup_iters:
         return lr * (step + 1) / (warmup_iters + 1)
     if step >= decay_iters:
         return min_lr
+    if schedule == "wsd":
+        decay_start = decay_iters * (1.0 - decay_frac)
+        return min_lr + (lr - min_lr) * min(1.0, (decay_iters - step) / (decay_iters - decay_start))
     progress = (step - warmup_iters) / max(1, decay_iters - warmup_iters)
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - min_lr)
 

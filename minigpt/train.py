@@ -36,7 +36,7 @@ from minigpt import distributed
 from minigpt.checkpoint import load_checkpoint, save_checkpoint
 from minigpt.data import get_batch
 from minigpt.device import autocast, configure_backends, pick_device, pick_dtype
-from minigpt.optim import OPTIMIZERS, lr_at, make_optimizer, set_lr
+from minigpt.optim import OPTIMIZERS, SCHEDULES, lr_at, make_optimizer, set_lr
 from minigpt.sampling import generate
 
 BatchFn = Callable[[str, torch.Generator], tuple]
@@ -50,13 +50,15 @@ class TrainConfig:
     batch_size: int = 32  # sequences per micro-batch, per process
     grad_accum: int = 1  # micro-batches per optimiser step (bigger effective batch, same memory)
     lr: float = 1e-3  # peak learning rate
-    min_lr: float = 1e-4  # learning rate at the end of the cosine decay
+    min_lr: float = 1e-4  # learning rate at the end of the decay
     warmup_iters: int = 100
-    lr_decay_iters: int | None = None  # end of the cosine; None = max_iters
+    lr_decay_iters: int | None = None  # end of the decay; None = max_iters
+    lr_schedule: str = "cosine"  # "cosine" | "wsd" (hold the peak, then decay linearly)
+    decay_frac: float = 0.7  # "wsd" only: the fraction of lr_decay_iters spent decaying
     weight_decay: float = 0.1  # on matrices only
     betas: tuple[float, float] = (0.9, 0.99)
     optimizer: str = "adamw"  # "adamw" | "muon" (Muon for the hidden matrices, AdamW for the rest)
-    muon_lr: float = 0.02  # Muon's peak learning rate (follows the same warm-up + cosine curve)
+    muon_lr: float = 0.02  # Muon's peak learning rate (follows the same schedule)
     grad_clip: float = 1.0  # max gradient norm; 0 = no clipping
     eval_interval: int = 250  # steps between evaluations (there is always one at the end); 0 = only at the end
     eval_iters: int = 20  # batches per split per evaluation
@@ -87,6 +89,10 @@ class TrainConfig:
             problems.append(f"need lr > 0 and 0 <= min_lr <= lr, got lr={self.lr}, min_lr={self.min_lr}")
         if self.optimizer not in OPTIMIZERS:
             problems.append(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.lr_schedule not in SCHEDULES:
+            problems.append(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
+        if not 0 < self.decay_frac <= 1:
+            problems.append(f"decay_frac must be in (0, 1], got {self.decay_frac}")
         if not self.muon_lr > 0:
             problems.append(f"muon_lr must be > 0, got {self.muon_lr}")
         if self.grad_clip < 0 or self.weight_decay < 0:
@@ -219,7 +225,7 @@ class Trainer:
         """One optimiser step. Returns (mean loss as a 0-d tensor, lr used, tokens seen by this rank)."""
         config = self.config
         lr = lr_at(self.step, config.lr, config.min_lr, config.warmup_iters,
-                   config.lr_decay_iters or config.max_iters)
+                   config.lr_decay_iters or config.max_iters, config.lr_schedule, config.decay_frac)
         set_lr(self.optimizer, lr)
         self.generator.manual_seed(derive_seed(config.seed, self.dist.rank, self.step, _TRAIN_BATCH))
         torch.manual_seed(derive_seed(config.seed, self.dist.rank, self.step, _DROPOUT))

@@ -46,6 +46,25 @@ def test_num_params_hand_count_gpt2_architecture():
     assert model.flops_per_token(seq_len=8) == 6 * (total - T * C) + 12 * L * 8 * C
 
 
+def test_mlp_ratio_sets_the_hidden_width():
+    C = 32
+    narrow = GPT(tiny(mlp_ratio=2))
+    assert narrow.transformer.h[0].mlp.c_fc.weight.shape == (2 * C, C)
+    assert GPT(tiny()).num_params() - narrow.num_params() == 2 * (4 * C * C + 2 * C)  # 2 blocks: weights, c_fc bias
+    assert swiglu_hidden(384, mlp_ratio=2) == 512 and swiglu_hidden(384) == 1024
+    assert GPT(tiny(mlp="swiglu", mlp_ratio=2)).transformer.h[0].mlp.c_proj.weight.shape == (C, 64)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(mlp_ratio=0), "mlp_ratio must be a positive int"),
+    (dict(n_embd=100), r"n_embd \(100\) must be divisible by n_head \(6\)"),
+    (dict(pos="absolute"), "pos must be one of"),
+])
+def test_config_errors_name_the_field(bad, message):
+    with pytest.raises(ValueError, match=message):
+        GPTConfig(**bad)
+
+
 def test_num_params_hand_count_untied_rope_swiglu_rmsnorm_gqa():
     C, L, V, H, KV = 32, 2, 65, 4, 2
     config = tiny(pos="rope", mlp="swiglu", norm="rmsnorm", bias=False, tie_weights=False, n_kv_head=KV)

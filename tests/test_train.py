@@ -201,6 +201,19 @@ def test_warmup_then_cosine_schedule():
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))  # then never rising
 
 
+def test_wsd_schedule_holds_the_peak_then_decays_linearly():
+    lrs = [lr_at(step, 1.0, 0.1, 10, 110, schedule="wsd", decay_frac=0.5) for step in range(130)]
+    assert all(a < b for a, b in zip(lrs[:10], lrs[1:11]))  # the same warm-up
+    assert lrs[10:56] == [1.0] * 46  # stable until the last 55 steps
+    assert lrs[88] == pytest.approx(0.1 + 0.9 * 22 / 55) and lrs[110] == lrs[129] == 0.1
+    steps = [a - b for a, b in zip(lrs[55:110], lrs[56:111])]
+    assert steps == pytest.approx([0.9 / 55] * 55)  # a straight line
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        TrainConfig(lr_schedule="step")
+    with pytest.raises(ValueError, match=r"decay_frac must be in \(0, 1\]"):
+        TrainConfig(lr_schedule="wsd", decay_frac=0.0)
+
+
 def test_device_and_dtype_choice():
     assert pick_device("cpu").type == "cpu"
     assert pick_device("auto").type in {"cuda", "mps", "cpu"}
