@@ -58,7 +58,7 @@ RECIPES: dict[str, Recipe] = {
         # steps count more than tokens or parameters in a short run: a small batch, Muon (which needs
         # about half the steps of AdamW here), RoPE (relative positions come for free instead of being
         # learned), blocks that start as the identity, a WSD schedule (held at the peak, then a long
-        # linear decay: 0.03 lower loss than the cosine), 3 layers with a 2C MLP (half the time per step
+        # linear decay: 0.03 lower loss than the cosine), 3 layers with a 2C MLP (about 60% of the time per step
         # of 4 layers with a 4C MLP, for 0.01 higher loss), and a single evaluation at the end.
         # Measured in benchmarks/train_speed.py.
         TrainConfig(max_iters=460, batch_size=12, lr=3e-3, min_lr=0.0, warmup_iters=10, lr_schedule="wsd",
