@@ -257,6 +257,9 @@ class Trainer:
         self.model.eval()
         results = {}
         splits = ["train"] + (["val"] if self.val_data is not None or self.batch_fn is not None else [])
+        # a big model on a CPU can spend minutes here: show it is working, then erase the bar
+        bar = tqdm(total=len(splits) * self.config.eval_iters, desc="evaluate", leave=False,
+                   disable=not (self.config.progress and self.dist.is_main))
         for index, split in enumerate(splits):
             # the same batches at every evaluation, so the numbers are comparable over time
             generator = torch.Generator().manual_seed(derive_seed(self.config.seed, self.dist.rank, index, _EVAL))
@@ -265,8 +268,10 @@ class Trainer:
                 with autocast(self.device, self.dtype):
                     _, loss = self.forward_model(*self.get_batch(split, generator))
                 total += loss.float()
+                bar.update(1)
             mean = total.item() / self.config.eval_iters
             results[f"{split}_loss"] = distributed.mean_across_ranks(mean, self.dist, self.device)
+        bar.close()
         self.model.train(was_training)
         return results
 

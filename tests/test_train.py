@@ -37,6 +37,17 @@ def test_training_lowers_the_loss_and_fills_the_history():
     assert set(trainer.evaluate()) == {"train_loss", "val_loss"}
 
 
+def test_progress_bars_for_training_and_evaluation(capsys):
+    _train(max_iters=4, eval_interval=0, eval_iters=3, progress=True).fit()
+    shown = capsys.readouterr()
+    assert "train: 100%" in shown.err and "4/4" in shown.err  # the step bar, with loss and tokens/s
+    assert "loss=" in shown.err and "tok_s=" in shown.err
+    assert "evaluate:" in shown.err and "/6 " in shown.err  # 3 batches per split, 2 splits
+    assert "step 4: train loss" in shown.out and "val loss" in shown.out  # each evaluation's result
+    _train(max_iters=4, eval_interval=0).fit()
+    assert capsys.readouterr() == ("", "")  # progress=False: silent
+
+
 def test_same_seed_gives_identical_losses_on_cpu():
     first = _train().fit().column("train_loss")
     second = _train().fit().column("train_loss")
