@@ -101,6 +101,7 @@ def save_checkpoint(
         save_file(tensors, tmp, metadata={"minigpt": json.dumps(meta)})
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())  # the bytes are on disk before the rename makes them the checkpoint
+        os.chmod(tmp, 0o644)  # mkstemp makes it private (0600); a checkpoint is a normal, shareable file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

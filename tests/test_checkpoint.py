@@ -35,6 +35,7 @@ def test_round_trip_restores_everything_without_pickle(tmp_path, monkeypatch):
     path.mkdir()
     trainer.save(path)  # a directory means <dir>/checkpoint.safetensors
     assert (path / "checkpoint.safetensors").is_file()
+    assert (path / "checkpoint.safetensors").stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600
     monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("checkpoints must not use torch.load"))
     checkpoint = load_checkpoint(path)
     assert checkpoint.step == 3 and checkpoint.config == CONFIG
