@@ -4,7 +4,6 @@ nbconvert HTML export opened with the network off. Screenshots go to artifacts/b
 Skips only when no Chromium binary exists (install Debian's ``chromium``; never ``playwright install``).
 """
 
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -18,6 +17,8 @@ CHROMIUM = lab.find_chromium()
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium not found (/usr/bin/chromium or on PATH): apt-get install chromium"
 )
+sync_api = pytest.importorskip("playwright.sync_api")
+PlaywrightTimeout = sync_api.TimeoutError
 
 # Plots of the demo notebook, in page order: (view container class, traces in each plot).
 EXPECTED = {
@@ -27,12 +28,13 @@ EXPECTED = {
     "minigpt-sampling-view": [5],  # one bar trace per stage
     "minigpt-training-dashboard": [4],  # train, val, tokens/s, attention thumbnail
 }
+# traces in each plot under a view; -1 for a plot div whose figure was purged (a disposed pane)
 TRACE_COUNTS = """(sel) => Array.from(document.querySelectorAll(sel + ' .js-plotly-plot')).map(gd => gd.data ? gd.data.length : -1)"""
+WANT_COUNTS = f"""([sel, want]) => JSON.stringify(({TRACE_COUNTS})(sel)) === JSON.stringify(want)"""
 
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=lab.CHROMIUM_ARGS)
         yield b
@@ -58,17 +60,14 @@ def test_views_render_and_respond_in_jupyterlab(browser, sandbox):
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         lab.run_all_in_lab(page, url, "demo.ipynb")
         for cls, counts in EXPECTED.items():
-            # plotly marks the div before gd.data exists, and Lab renders cells lazily and may re-attach a
-            # view while the page settles: scroll to it and wait (bounded) for the exact expected counts,
-            # a few times, then report what was seen
-            expected = json.dumps(counts)
+            # a pane draws only once it is on screen, and Lab lays out cells lazily: scroll to the view and
+            # wait (bounded) for the exact expected counts, a few times, then report what was seen
             for _ in range(3):
                 page.locator(f".{cls}").first.scroll_into_view_if_needed()
                 try:
-                    page.wait_for_function(f"() => JSON.stringify({TRACE_COUNTS}('.{cls}')) === '{expected}'",
-                                           timeout=20_000)
+                    page.wait_for_function(WANT_COUNTS, arg=[f".{cls}", counts], timeout=20_000)
                     break
-                except Exception:
+                except PlaywrightTimeout:
                     page.mouse.wheel(0, 300)  # move the page: Lab re-renders the cells in view
             seen = page.evaluate(TRACE_COUNTS, f".{cls}")
             if seen != counts:

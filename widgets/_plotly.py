@@ -65,12 +65,16 @@ async function loadPlotly(model) {
   return globalThis.__minigptPlotly;
 }
 
-async function render({ model, el }) {
-  const Plotly = await loadPlotly(model);
+async function render({ model, el, signal }) {
+  // The pane's element goes in before the first await: a view disposed while plotly.js loads
+  // (anywidget may re-render a view) must never leave a half-made plot behind in the page.
   const div = document.createElement("div");
   div.className = "minigpt-pane";
   div.style.width = "100%";
+  div.style.minHeight = (JSON.parse(model.get("figure")).layout?.height ?? 450) + "px";
   el.replaceChildren(div);  // a re-rendered view starts from an empty element
+  const Plotly = await loadPlotly(model);
+  if (signal?.aborted) { div.remove(); return; }
   let clicks = 0;
   const draw = () => {
     const fig = JSON.parse(model.get("figure"));
@@ -98,7 +102,6 @@ async function render({ model, el }) {
   let shown = false;
   const onChange = () => { if (shown) draw(); };
   model.on("change:figure", onChange);
-  div.style.minHeight = (JSON.parse(model.get("figure")).layout?.height ?? 450) + "px";
   const observer = new IntersectionObserver((entries) => {
     if (!shown && entries.some((e) => e.isIntersecting)) {
       shown = true;
@@ -107,7 +110,7 @@ async function render({ model, el }) {
     }
   }, { rootMargin: "400px" });
   observer.observe(div);
-  return () => { observer.disconnect(); model.off("change:figure", onChange); Plotly.purge(div); };
+  return () => { observer.disconnect(); model.off("change:figure", onChange); Plotly.purge(div); div.remove(); };
 }
 export default { render };
 """
