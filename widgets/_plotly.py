@@ -78,6 +78,7 @@ async function render({ model, el, signal }) {
   let clicks = 0;
   const draw = () => {
     const fig = JSON.parse(model.get("figure"));
+    if (!fig.data) return;  // no figure yet ("{}"): plotly would draw empty axes; change:figure draws
     // export: the camera icon saves a PNG; the extra button saves an SVG of the current view
     const config = { responsive: true, displaylogo: false,
       toImageButtonOptions: { format: "png", scale: 2 },
@@ -157,11 +158,14 @@ class PlotlyPane(anywidget.AnyWidget):
     click = traitlets.Dict({}).tag(sync=True)
 
     def __init__(self, fig=None, **kwargs):
+        # The figure goes in the comm-open message itself, not in an update after it: JupyterLab may
+        # build a widget model from a kernel snapshot taken between the two (it does so while it
+        # restores widgets on connect and cells already run), and that model would never get a figure.
+        if fig is not None:
+            kwargs["figure"] = figure_json(fig)
         super().__init__(lib=f"IPY_MODEL_{shared_lib().model_id}", **kwargs)
         self._callbacks = []
         self.observe(self._dispatch, names="click")
-        if fig is not None:
-            self.show(fig)
 
     def show(self, fig) -> None:
         """Send a new figure to the front end (a no-op when nothing changed)."""
