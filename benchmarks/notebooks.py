@@ -62,24 +62,33 @@ def notebook_paths(prefixes: list[str]) -> list[Path]:
 
 
 def run_notebooks(paths: list[Path], condition: Condition) -> dict[str, tuple[bool, float, str]]:
-    """Run ``paths`` with nbval-lax under ``condition``: {notebook name: (passed, seconds, first failure)}."""
+    """Run each notebook with nbval-lax under ``condition``, one pytest process (and fresh kernel) each:
+    {notebook name: (passed, wall seconds from process start, first failing cell)}."""
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "junit.xml"
-        command = [sys.executable, "-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider", "-q",
-                   "--nbval-lax", f"--junitxml={junit}", *map(str, paths)]
-        subprocess.run(command, cwd=ROOT, env=condition.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not junit.exists():
-            return {p.name: (False, 0.0, "pytest did not run") for p in paths}
-        results = {p.name: [True, 0.0, ""] for p in paths}
-        for case in ET.parse(junit).iter("testcase"):
-            name = Path(case.get("file") or case.get("classname", "").replace(".", "/") + ".ipynb").name
-            entry = results.setdefault(name, [True, 0.0, ""])
-            entry[1] += float(case.get("time", 0))
-            failure = case.find("failure") if case.find("failure") is not None else case.find("error")
-            if failure is not None and entry[0]:
-                entry[0] = False
-                entry[2] = f"{case.get('name')}: {(failure.get('message') or '').splitlines()[0][:120]}"
-        return {name: tuple(value) for name, value in results.items()}
+        for path in paths:
+            command = [sys.executable, "-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider", "-q",
+                       "--nbval-lax", f"--junitxml={junit}", str(path)]
+            start = time.perf_counter()
+            subprocess.run(command, cwd=ROOT, env=condition.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            seconds = time.perf_counter() - start
+            results[path.name] = (*first_failure(junit), seconds)
+    return {name: (ok, seconds, why) for name, (ok, why, seconds) in results.items()}
+
+
+def first_failure(junit: Path) -> tuple[bool, str]:
+    """(whether every cell passed, the first failing cell and its message) from a pytest junit file."""
+    if not junit.exists():
+        return False, "pytest did not run"
+    cases = list(ET.parse(junit).iter("testcase"))
+    if not cases:
+        return False, "no cell ran"
+    for case in cases:
+        failure = case.find("failure") if case.find("failure") is not None else case.find("error")
+        if failure is not None:
+            return False, f"{case.get('name')}: {(failure.get('message') or '').splitlines()[0][:120]}"
+    return True, ""
 
 
 def matrix(paths: list[Path], full: bool) -> tuple[list[Row], bool]:

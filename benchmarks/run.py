@@ -4,6 +4,7 @@
     python benchmarks/run.py --gpu                 every GPU benchmark (needs CUDA)
     python benchmarks/run.py --cpu --only generation
     python benchmarks/run.py --all                 both
+    python benchmarks/run.py --notebooks           every notebook's run time at the ci and learner scales
 
 Benchmarks (``--only`` names): ``train`` (time-to-quality and throughput), ``generation``
 (KV cache vs recomputing the context) and ``attention`` (time and memory vs sequence length).
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling modules, whe
 
 import attention  # noqa: E402
 import generation  # noqa: E402
+import notebooks  # noqa: E402
 import train_speed  # noqa: E402
 from report import machine_rows, markdown_table  # noqa: E402
 
@@ -32,13 +34,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu", action="store_true", help="run the CPU benchmarks")
     parser.add_argument("--gpu", action="store_true", help="run the GPU benchmarks (unmeasured without CUDA)")
     parser.add_argument("--all", action="store_true", help="CPU and GPU")
+    parser.add_argument("--notebooks", action="store_true", help="time every notebook at both scales")
     parser.add_argument("--only", choices=list(BENCHMARKS), action="append",
                         help="run only this benchmark (repeatable)")
     args = parser.parse_args(argv)
     devices = ["cpu", "cuda"] if args.all else [d for d, on in (("cpu", args.cpu), ("cuda", args.gpu)) if on]
-    if not devices:
-        parser.error("choose --cpu, --gpu or --all")
+    if not devices and not args.notebooks:
+        parser.error("choose --cpu, --gpu, --all or --notebooks")
     print(markdown_table("Machine", machine_rows()))
+    if args.notebooks:
+        rows, _ = notebooks.times(notebooks.notebook_paths([]))
+        print(markdown_table("Notebook run time (pytest --nbval-lax, fresh kernel each)", rows), flush=True)
     for name in args.only or list(BENCHMARKS):
         for device in devices:
             module = BENCHMARKS[name]
