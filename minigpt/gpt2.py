@@ -1,19 +1,44 @@
-"""Load OpenAI's GPT-2 weights (as a Hugging Face ``GPT2LMHeadModel`` state dict) into our GPT.
+"""OpenAI's GPT-2 in our GPT: download the pretrained weights, or read them from disk, and load them.
 
-Our parameter names already follow GPT-2 (transformer.h.0.attn.c_attn.weight, ...), so loading
-is mostly copying. One twist: GPT-2 was written in TensorFlow with ``Conv1D`` layers that store
-their weight as [in, out], while ``nn.Linear`` stores [out, in] — those four matrices per block
-are transposed.
+    >>> from minigpt.model import GPT
+    >>> from minigpt.tokenizers import TiktokenTokenizer
+    >>> model = GPT.from_pretrained("gpt2")        # 124M parameters; downloaded once, about 548 MB
+    >>> tokenizer = TiktokenTokenizer("gpt2")      # GPT-2's tokenizer: every GPT-2 size uses it
 
-No download happens here: get the state dict any way you like, e.g.
-``GPT2LMHeadModel.from_pretrained("gpt2").state_dict()``.
+Three steps, one per section below:
+
+1. **Download** (``download``). The weights live on the Hugging Face hub as one ``model.safetensors``
+   per size. ``huggingface_hub`` fetches the file into its cache (``$HF_HUB_CACHE``, by default
+   ``~/.cache/huggingface/hub``), shows a progress bar, resumes a dropped connection, honours
+   ``HF_ENDPOINT`` (a mirror) and ``HF_HUB_OFFLINE=1``. We pin each size to one commit of its hub
+   repository, so the bytes can never change under the course, and check the file's sha256
+   against the hub's ETag (for large files the ETag *is* the sha256) before using it.
+2. **Read** (``read_checkpoint``): a ``.safetensors`` file, or a folder as transformers'
+   ``save_pretrained`` writes it (``config.json`` + ``model.safetensors``, possibly sharded).
+3. **Convert** (``load_gpt2_state_dict``). Our parameter names already follow GPT-2
+   (transformer.h.0.attn.c_attn.weight, ...), so loading is mostly copying. One twist: GPT-2 was
+   written in TensorFlow with ``Conv1D`` layers that store their weight as [in, out], while
+   ``nn.Linear`` stores [out, in]: those four matrices per block are transposed.
+
+Offline and not cached yet? ``from_pretrained`` stops at once with a :class:`WeightsNotFoundError`
+that says what to download, how big it is, where it goes and how to point at a copy you have.
 """
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
 import torch
 
 from minigpt.config import GPTConfig
+from minigpt.data.corpus import DataNotFoundError, sha256_of
+
+# --------------------------------------------------------------------------------------------
+# 3. Convert a transformers-style GPT-2 state dict into our GPT
+# --------------------------------------------------------------------------------------------
 
 _CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 _BUFFERS = (".attn.bias", ".attn.masked_bias")  # causal-mask buffers of older transformers versions
@@ -54,3 +79,190 @@ def load_gpt2_state_dict(sd: dict, config: GPTConfig | None = None):
                                  "pass the GPTConfig the weights were trained with")
             own[name].copy_(value)
     return model
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Read a checkpoint in the hub's format from disk
+# --------------------------------------------------------------------------------------------
+
+WEIGHTS_FILE = "model.safetensors"
+INDEX_FILE = "model.safetensors.index.json"  # save_pretrained splits big models into shards listed here
+
+
+def gpt2_config_from_json(hf: dict) -> GPTConfig:
+    """Our GPTConfig for a transformers ``GPT2Config`` (the dict in ``config.json``).
+
+    Raises ValueError for the GPT-2 variants our GPT does not compute (another activation,
+    another LayerNorm epsilon, attention scaled differently), since their logits would differ.
+    """
+    if hf.get("model_type", "gpt2") != "gpt2":
+        raise ValueError(f"config.json describes a {hf['model_type']!r} model, not GPT-2 ('model_type': 'gpt2')")
+    unsupported = {
+        "activation_function": (hf.get("activation_function", "gelu_new"), ("gelu_new", "gelu_pytorch_tanh")),
+        "layer_norm_epsilon": (hf.get("layer_norm_epsilon", 1e-5), (1e-5,)),
+        "scale_attn_weights": (hf.get("scale_attn_weights", True), (True,)),
+        "scale_attn_by_inverse_layer_idx": (hf.get("scale_attn_by_inverse_layer_idx", False), (False,)),
+    }
+    wrong = [f"{key}={value!r} (we compute {ours[0]!r})" for key, (value, ours) in unsupported.items() if value not in ours]
+    if wrong:
+        raise ValueError("this GPT-2 variant computes something our GPT does not: " + ", ".join(wrong))
+    n_embd, n_inner = hf["n_embd"], hf.get("n_inner") or 4 * hf["n_embd"]
+    if n_inner % n_embd:
+        raise ValueError(f"n_inner={n_inner} is not a multiple of n_embd={n_embd}; our MLP width is mlp_ratio * n_embd")
+    return GPTConfig(vocab_size=hf["vocab_size"], block_size=hf["n_positions"], n_layer=hf["n_layer"],
+                     n_head=hf["n_head"], n_embd=n_embd, mlp_ratio=n_inner // n_embd,
+                     tie_weights=hf.get("tie_word_embeddings", True))
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict, GPTConfig | None]:
+    """(state dict, config or None) from a ``.safetensors`` file or a folder in the hub's format.
+
+    The config comes from the folder's ``config.json`` when there is one; for a lone file it is
+    None and ``load_gpt2_state_dict`` infers it from the tensor shapes.
+    """
+    from safetensors.torch import load_file
+
+    path = Path(path).expanduser()
+    if path.is_file():
+        if path.suffix != ".safetensors":
+            raise ValueError(f"{path} is not a .safetensors file; give a {WEIGHTS_FILE} or the folder holding it")
+        return load_file(path), None
+    if not path.is_dir():
+        raise FileNotFoundError(f"no such file or folder: {path}")
+    if (path / WEIGHTS_FILE).is_file():
+        files = [path / WEIGHTS_FILE]
+    elif (path / INDEX_FILE).is_file():
+        files = [path / name for name in sorted(set(json.loads((path / INDEX_FILE).read_text())["weight_map"].values()))]
+    else:
+        raise FileNotFoundError(f"{path} holds neither {WEIGHTS_FILE} nor {INDEX_FILE}; "
+                                f"save a model there with GPT2LMHeadModel.save_pretrained({str(path)!r})")
+    sd = {name: tensor for file in files for name, tensor in load_file(file).items()}
+    config_file = path / "config.json"
+    return sd, gpt2_config_from_json(json.loads(config_file.read_text())) if config_file.is_file() else None
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Download from the Hugging Face hub, pinned and verified
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HubWeights:
+    """Where one GPT-2 size lives on the hub, pinned to one commit of its repository."""
+
+    repo_id: str
+    revision: str  # a commit hash, so the file can never change under us
+    size_mb: int  # about how big the download is, for messages
+    sha256: str | None = None  # when known: checked against the hub's answer before downloading
+    filename: str = WEIGHTS_FILE
+
+
+# OpenAI's four GPT-2 sizes. The files hold float32 weights plus each layer's 1024x1024 causal mask.
+PRETRAINED: dict[str, HubWeights] = {
+    "gpt2": HubWeights("openai-community/gpt2", "607a30d783dfa663caf39e06633721c8d4cfcd7e", 548,
+                       sha256="248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707"),
+    "gpt2-medium": HubWeights("openai-community/gpt2-medium", "6dcaa7a952f72f9298047fd5137cd6e4f05f41da", 1520),
+    "gpt2-large": HubWeights("openai-community/gpt2-large", "32b71b12589c2f8d625668d2335a01cac3249519", 3250),
+    "gpt2-xl": HubWeights("openai-community/gpt2-xl", "15ea56dee5df4983c59b2538573817e1667135e2", 6430),
+}
+
+# huggingface_hub waits up to 10 s for an unreachable hub and then retries for 20 s more; we ask
+# once, briefly, so that being offline is reported at once.
+HEAD_TIMEOUT_S = 4.0
+
+
+class WeightsNotFoundError(DataNotFoundError):
+    """Pretrained weights could not be found, downloaded or verified. The message says how to fix it."""
+
+
+def _is_sha256(text: str | None) -> bool:
+    return text is not None and len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def _remove_from_cache(pointer: Path) -> None:
+    """Delete a cached file: the snapshot entry, the blob it links to, and the snapshot folder if now empty."""
+    blob = Path(os.path.realpath(pointer))
+    pointer.unlink(missing_ok=True)
+    blob.unlink(missing_ok=True)
+    try:
+        pointer.parent.rmdir()
+    except OSError:  # other files of the same commit are still there
+        pass
+
+
+def download(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
+    """The local path of GPT-2 size ``name``'s weights, downloaded into the hub cache if needed.
+
+    A file already in the cache at the pinned commit is used without asking the network (it was
+    checked when it was downloaded). Otherwise: one HEAD request asks the hub for the file's ETag,
+    ``hf_hub_download`` fetches it, and the file's sha256 must equal that ETag (and the pinned
+    sha256, where we have one). A file that does not match is deleted from the cache.
+    """
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_download, hf_hub_url, try_to_load_from_cache
+    from huggingface_hub.utils import HfHubHTTPError, OfflineModeIsEnabled
+
+    weights = PRETRAINED[name]
+    cache = Path(cache_dir or constants.HF_HUB_CACHE)
+    cached = try_to_load_from_cache(weights.repo_id, weights.filename, cache_dir=cache, revision=weights.revision)
+    if isinstance(cached, str):
+        return Path(cached)
+
+    endpoint = constants.ENDPOINT  # $HF_ENDPOINT, read when huggingface_hub was imported
+    url = hf_hub_url(weights.repo_id, weights.filename, revision=weights.revision)
+
+    def error(problem: str) -> WeightsNotFoundError:
+        return WeightsNotFoundError(
+            f"Cannot load GPT-2 {name!r}: {problem}. It needs {weights.filename} (about {weights.size_mb} MB) "
+            f"from {url}, stored in the Hugging Face cache {cache} (set HF_HUB_CACHE or HF_HOME to move it). "
+            f"Fix: run GPT.from_pretrained({name!r}) once with internet (HF_HUB_OFFLINE unset; HF_ENDPOINT may name a mirror), "
+            f"or download that URL on another machine and pass the file: GPT.from_pretrained('/path/to/{weights.filename}')."
+        )
+
+    try:  # HEAD /{repo}/resolve/{revision}/{file}: the file's ETag (= its sha256) and size, no body
+        expected = get_hf_file_metadata(url, timeout=HEAD_TIMEOUT_S).etag
+    except OfflineModeIsEnabled:
+        raise error("it is not in the cache and HF_HUB_OFFLINE is set") from None
+    except HfHubHTTPError as e:
+        status = e.response.status_code if e.response is not None else "an error"
+        raise error(f"the hub at {endpoint} answered {status} for it") from None
+    except Exception as e:  # connection refused, DNS failure, timeout: the HTTP library's own exception types
+        raise error(f"it is not in the cache and the hub at {endpoint} cannot be reached ({type(e).__name__})") from None
+    if weights.sha256 is not None and expected != weights.sha256:
+        raise error(f"the hub at {endpoint} says its sha256 is {expected}, but the pinned one is {weights.sha256} "
+                    "(a mirror serving other files?)")
+    if not _is_sha256(expected):
+        raise error(f"the hub's ETag {expected!r} is not a sha256, so the download could not be verified")
+
+    try:  # GET, with a progress bar; a dropped connection is resumed where it stopped (an HTTP Range request)
+        path = Path(hf_hub_download(weights.repo_id, weights.filename, revision=weights.revision, cache_dir=cache))
+    except Exception as e:
+        raise error(f"the download failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
+    actual = sha256_of(path)
+    if actual != expected:
+        _remove_from_cache(path)
+        raise error(f"the downloaded file has sha256 {actual}, not {expected} as the hub says "
+                    "(damaged in transit, or a mirror sent other bytes); it was removed from the cache, try again")
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# GPT.from_pretrained
+# --------------------------------------------------------------------------------------------
+
+
+def from_pretrained(name_or_path: str | os.PathLike = "gpt2", *, cache_dir: str | os.PathLike | None = None):
+    """A ``GPT`` holding GPT-2's pretrained weights, in eval mode (dropout off).
+
+    ``name_or_path``: one of ``PRETRAINED`` ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"),
+    downloaded once into the Hugging Face cache (``cache_dir`` overrides ``$HF_HUB_CACHE``); or a
+    local ``.safetensors`` file or folder in the hub's format (an existing path wins over a name,
+    as in transformers). The matching tokenizer of the named sizes is ``TiktokenTokenizer("gpt2")``.
+    """
+    path = Path(name_or_path).expanduser()
+    if not path.exists():
+        if name_or_path not in PRETRAINED:
+            raise ValueError(f"{str(name_or_path)!r} is neither a GPT-2 size ({', '.join(PRETRAINED)}) "
+                             "nor an existing .safetensors file or folder")
+        path = download(str(name_or_path), cache_dir)
+    sd, config = read_checkpoint(path)
+    return load_gpt2_state_dict(sd, config).eval()

@@ -153,3 +153,12 @@ class GPT(nn.Module):
         from minigpt.gpt2 import load_gpt2_state_dict  # gpt2.py builds on this module
 
         return load_gpt2_state_dict(sd, config)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path="gpt2", *, cache_dir=None) -> "GPT":
+        """OpenAI's GPT-2 by size ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"; downloaded once from
+        the Hugging Face hub) or from a local .safetensors file or folder; its tokenizer is
+        ``TiktokenTokenizer("gpt2")``. See minigpt.gpt2.from_pretrained."""
+        from minigpt.gpt2 import from_pretrained
+
+        return from_pretrained(name_or_path, cache_dir=cache_dir)
