@@ -5,19 +5,30 @@ A checkpoint is a single ``.safetensors`` file (a directory path means ``<dir>/c
 * tensors ``model.<name>`` - the weights (a tied weight is stored once; the JSON says which names share it);
 * tensors ``optimizer.<param index>.<name>`` - AdamW's moments and step counts;
 * the header's metadata ``"minigpt"`` - JSON: model class and ``GPTConfig``, tokenizer (``to_dict``),
-  step, ``TrainConfig``, the optimiser's hyper-parameters, and the loss history.
+  step, ``TrainConfig``, the optimiser's hyper-parameters, the loss history, and a SHA-256 checksum
+  of the tensor data (names, dtypes, shapes and bytes).
 
 safetensors holds only numbers and strings, so loading a checkpoint can never run code (a
 ``torch.load`` of a pickle can). Each save writes a temporary file next to the target and then
 renames it over the target with ``os.replace``, which is atomic: a process killed mid-save leaves
-the previous checkpoint whole. Randomness needs no saved state: the ``Trainer`` derives every
-step's seeds from ``(seed, rank, step)``.
+the previous checkpoint whole, and the next successful save removes the temporary file such a
+kill left behind. Randomness needs no saved state: the ``Trainer`` derives every step's seeds
+from ``(seed, rank, step)``.
+
+**Damage is reported, never loaded.** safetensors checks the file's structure; the checksum catches
+flipped bytes inside the tensor data (a bad disk, a broken copy), which would otherwise load as
+weights that are silently wrong. ``load_checkpoint(..., verify=False)`` skips the checksum (it costs
+about a second per GB). Metadata that is not what ``save_checkpoint`` writes is one ``ValueError``
+naming the file and the field.
 """
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +37,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from minigpt.checks import is_int, is_number
 from minigpt.config import GPTConfig
 from minigpt.tokenizers import tokenizer_from_dict
 
@@ -53,7 +65,12 @@ class Checkpoint:
 
         cls = getattr(importlib.import_module(MODEL_CLASSES[self.model_class]), self.model_class)
         model = cls(self.config)
-        model.load_state_dict(self.model_state)
+        try:
+            model.load_state_dict(self.model_state)
+        except RuntimeError as error:  # missing, unexpected or mis-shaped tensors
+            detail = " ".join(str(error).split())
+            raise ValueError(f"checkpoint {self.path} holds weights that do not fit its own config "
+                             f"({detail[:300]}); it is damaged, use an earlier copy") from None
         return model.to(device).eval()
 
 
@@ -94,19 +111,93 @@ def save_checkpoint(
     }
     if optimizer is not None:
         meta["optimizer"] = _optimizer_tensors(optimizer.state_dict(), tensors)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
+    meta["checksum"] = tensor_checksum(tensors)
+    _write_atomically(path, tensors, {"minigpt": json.dumps(meta)})
+    return path
+
+
+TEMP_SUFFIX = ".tmp"
+
+
+def _temp_prefix(path: Path) -> str:
+    """Temporary files for ``path`` are ``.<name>.<random>.tmp`` in the same folder (hidden, recognisable)."""
+    return f".{path.name}."
+
+
+def _write_atomically(path: Path, tensors: dict, metadata: dict) -> None:
+    """Write into a private temporary folder next to ``path``, flush to disk, rename over ``path``,
+    then remove what earlier, killed saves of ``path`` left behind. An error names ``path``.
+
+    A folder, not a file: safetensors itself writes through a temporary file of its own next to
+    the file it is given, so the folder keeps both of them recognisable as ours.
+    """
     try:
-        save_file(tensors, tmp, metadata={"minigpt": json.dumps(meta)})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(dir=path.parent, prefix=_temp_prefix(path), suffix=TEMP_SUFFIX))
+    except OSError as error:
+        raise type(error)(f"cannot write checkpoint {path}: {error.strerror or error}; "
+                          "choose a folder you can write to") from error
+    tmp = folder / path.name
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())  # the bytes are on disk before the rename makes them the checkpoint
-        os.chmod(tmp, 0o644)  # mkstemp makes it private (0600); a checkpoint is a normal, shareable file
+        os.chmod(tmp, 0o644)  # a checkpoint is a normal, shareable file
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as error:
+        raise type(error)(f"cannot write checkpoint {path}: {error.strerror or error}") from error
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    remove_stale_temp_files(path)
+
+
+def remove_stale_temp_files(path) -> list[Path]:
+    """Delete what earlier saves of ``path`` that never finished left behind (a process killed
+    mid-save leaves a ``.<name>.<random>.tmp`` folder). Called after each successful save."""
+    path = checkpoint_path(path)
+    removed = []
+    for stale in path.parent.glob(f"{glob.escape(_temp_prefix(path))}*{TEMP_SUFFIX}"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+        removed.append(stale)
+    return removed
+
+
+def check_writable(path) -> Path:
+    """Make sure a checkpoint can be written to ``path`` before spending time on training.
+
+    Creates the folder if needed and writes (then deletes) a small temporary file there, the way
+    ``save_checkpoint`` will. Returns the checkpoint file path; raises OSError saying why not.
+    """
+    path = checkpoint_path(path)
+    if path.exists() and not path.is_file():
+        raise IsADirectoryError(f"cannot write checkpoint {path}: it exists and is not a file")
+    for folder in path.parents:  # the nearest folder that exists must be a folder
+        if folder.exists():
+            if not folder.is_dir():
+                raise NotADirectoryError(f"cannot write checkpoint {path}: {folder} is a file, not a folder")
+            break
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=TEMP_SUFFIX)
+        os.close(handle)
+        os.unlink(tmp)
+    except OSError as error:
+        raise type(error)(f"cannot write checkpoint {path}: {error.strerror or error}; "
+                          "choose a folder you can write to") from error
     return path
+
+
+def tensor_checksum(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order: ``"sha256:<hex>"``."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().contiguous().cpu()
+        digest.update(f"{name}|{str(tensor.dtype)}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().data)
+    return "sha256:" + digest.hexdigest()
 
 
 def _model_tensors(model) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -134,9 +225,11 @@ def _optimizer_tensors(state_dict: dict, tensors: dict) -> dict:
     return {"param_groups": state_dict["param_groups"], "scalars": scalars}
 
 
-def load_checkpoint(path, *, config: GPTConfig | None = None, tokenizer=None, device="cpu") -> Checkpoint:
+def load_checkpoint(path, *, config: GPTConfig | None = None, tokenizer=None, device="cpu",
+                    verify: bool = True) -> Checkpoint:
     """Read a checkpoint. With ``config`` / ``tokenizer`` given, check it was saved for exactly those
-    and say what differs if not. Raises FileNotFoundError or ValueError with the cause."""
+    and say what differs if not. ``verify=False`` skips the checksum of the tensor data (faster for
+    big files you trust). Raises FileNotFoundError, or ValueError naming the file and the problem."""
     path = checkpoint_path(path)
     if not path.is_file():
         raise FileNotFoundError(
@@ -147,7 +240,7 @@ def load_checkpoint(path, *, config: GPTConfig | None = None, tokenizer=None, de
         with safe_open(str(path), framework="pt", device=str(device)) as f:
             header = f.metadata() or {}
             tensors = {key: f.get_tensor(key) for key in f.keys()}
-    except SafetensorError as error:
+    except (SafetensorError, OSError, RuntimeError) as error:
         raise ValueError(
             f"checkpoint {path} is truncated or corrupt ({error}); save it again or use an earlier copy"
         ) from error
@@ -157,16 +250,23 @@ def load_checkpoint(path, *, config: GPTConfig | None = None, tokenizer=None, de
         raise ValueError(
             f"{path} is a safetensors file but not a minigpt checkpoint (no valid 'minigpt' metadata)"
         ) from error
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"checkpoint {path} has format {meta.get('format')!r}; this minigpt reads {FORMAT!r}")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise ValueError(f"checkpoint {path} has format {found!r}; this minigpt reads {FORMAT!r}")
+    problem = _metadata_problem(meta, tensors)
+    if problem:
+        raise ValueError(f"checkpoint {path} has malformed metadata: {problem}; it is damaged or was not "
+                         "written by save_checkpoint, use an earlier copy")
+    if verify and meta.get("checksum") is not None and tensor_checksum(tensors) != meta["checksum"]:
+        raise ValueError(f"checkpoint {path} is corrupt: its tensor data does not match the checksum saved "
+                         "with it (changed bytes on disk or in a copy); use an earlier copy, or load with "
+                         "verify=False to read it anyway")
 
-    saved_config = GPTConfig.from_dict(meta["model_config"])
+    saved_config = GPTConfig.from_dict(meta["model_config"])  # _metadata_problem made sure it builds
     if config is not None and config != saved_config:
         differences = _config_diff(saved_config, config)
         raise ValueError(f"checkpoint {path} was saved for a different model config: {differences}")
-    saved_tokenizer = None
-    if meta["tokenizer"] is not None:
-        saved_tokenizer = tokenizer_from_dict(meta["tokenizer"])
+    saved_tokenizer = None if meta["tokenizer"] is None else tokenizer_from_dict(meta["tokenizer"])
     if tokenizer is not None and meta["tokenizer"] is not None and tokenizer.to_dict() != meta["tokenizer"]:
         raise ValueError(
             f"checkpoint {path} was trained with a different tokenizer: it has "
@@ -190,6 +290,67 @@ def load_checkpoint(path, *, config: GPTConfig | None = None, tokenizer=None, de
     )
 
 
+_META_KEYS = ("model_class", "model_config", "tied", "tokenizer", "step", "train_config", "history", "optimizer")
+
+
+def _metadata_problem(meta: dict, tensors: dict) -> str | None:
+    """What is wrong with a checkpoint's metadata, in a few words; None when it is what
+    ``save_checkpoint`` writes. Each field is checked before anything is built from it."""
+    missing = [key for key in _META_KEYS if key not in meta]
+    if missing:
+        return f"missing fields {missing}"
+    if meta["model_class"] not in MODEL_CLASSES:
+        return f"model_class is {meta['model_class']!r}, expected one of {sorted(MODEL_CLASSES)}"
+    try:
+        GPTConfig.from_dict(meta["model_config"])
+    except (TypeError, ValueError) as error:
+        return f"model_config: {error}"
+    tied = meta["tied"]
+    if not isinstance(tied, dict) or not all(isinstance(v, str) and f"model.{v}" in tensors for v in tied.values()):
+        return "tied must map weight names to stored weights"
+    if meta["tokenizer"] is not None:
+        try:
+            tokenizer_from_dict(meta["tokenizer"])
+        except (TypeError, ValueError, KeyError, AttributeError) as error:
+            return f"tokenizer: {error!r}" if isinstance(error, KeyError) else f"tokenizer: {error}"
+    if not is_int(meta["step"]) or meta["step"] < 0:
+        return f"step is {meta['step']!r}, expected an int >= 0"
+    if meta["train_config"] is not None and not isinstance(meta["train_config"], dict):
+        return f"train_config is a {type(meta['train_config']).__name__}, expected a dict or null"
+    history_problem = _history_problem(meta["history"])
+    if history_problem:
+        return history_problem
+    if meta["optimizer"] is not None:
+        return _optimizer_problem(meta["optimizer"], tensors)
+    if meta.get("checksum") is not None and not isinstance(meta["checksum"], str):
+        return f"checksum is {meta['checksum']!r}, expected a string"
+    return None
+
+
+def _history_problem(history) -> str | None:
+    if not isinstance(history, list):
+        return f"history is a {type(history).__name__}, expected a list of rows"
+    for index, row in enumerate(history):
+        if not isinstance(row, dict) or not is_int(row.get("step")):
+            return f"history row {index} is {row!r}, expected a dict with an int 'step'"
+        bad = [key for key, value in row.items() if value is not None and not is_number(value)]
+        if bad:
+            return f"history row {index} has non-numbers in {bad}"
+    return None
+
+
+def _optimizer_problem(optimizer, tensors: dict) -> str | None:
+    if not isinstance(optimizer, dict) or not isinstance(optimizer.get("param_groups"), list) \
+            or not all(isinstance(group, dict) for group in optimizer["param_groups"]) \
+            or not isinstance(optimizer.get("scalars"), dict) \
+            or not all(isinstance(v, dict) for v in optimizer["scalars"].values()):
+        return "optimizer must hold a list of param_groups and a dict of scalars"
+    indices = list(optimizer["scalars"]) + [key.split(".")[1] for key in tensors if key.startswith("optimizer.")]
+    if not all(index.isdigit() for index in indices):
+        return f"optimizer state has parameter indices that are not ints: {sorted(set(indices))[:5]}"
+    return None
+
+
 def _optimizer_state(meta: dict, tensors: dict) -> dict:
     state: dict[int, dict] = {}
     for key, tensor in tensors.items():
@@ -199,14 +360,14 @@ def _optimizer_state(meta: dict, tensors: dict) -> dict:
     for index, scalars in meta["scalars"].items():
         state.setdefault(int(index), {}).update(scalars)
     # JSON turned the betas tuple into a list
-    groups = [{**group, "betas": tuple(group["betas"])} if "betas" in group else group
+    groups = [{**group, "betas": tuple(group["betas"])} if isinstance(group.get("betas"), list) else group
               for group in meta["param_groups"]]
     return {"state": state, "param_groups": groups}
 
 
-def load_model(path, device="cpu"):
+def load_model(path, device="cpu", *, verify: bool = True):
     """``(model, tokenizer)`` from a checkpoint, ready for ``generate`` (eval mode)."""
-    checkpoint = load_checkpoint(path, device="cpu")
+    checkpoint = load_checkpoint(path, device="cpu", verify=verify)
     return checkpoint.build_model(device), checkpoint.tokenizer
 
 

@@ -5,12 +5,22 @@
     python -m minigpt info --checkpoint out/run.safetensors
 
 Mistakes (a missing file, a bad setting) print one line on stderr and exit with status 2.
+Everything ``train`` depends on (``--out``, the device, the data, ``--resume``) is checked before
+the first step. Ctrl-C (or SIGTERM) during training finishes the current step, saves a checkpoint
+to ``--out``, prints how to resume and exits with 130 (143); a second Ctrl-C quits at once.
+
+    python -m minigpt train --preset tiny --out out/tiny.safetensors --resume out/tiny.safetensors
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shlex
+import signal
 import sys
+import threading
 from dataclasses import replace
 
 import torch
@@ -25,6 +35,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def _count(minimum: int):
+    """An argparse type: an int >= ``minimum`` (so ``--batch-size 0`` is an error, not the default)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}, got {text!r}")
+        return value
+
+    parse.__name__ = f"int >= {minimum}"
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     from minigpt.recipes import RECIPES
 
@@ -35,11 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Train a named recipe and save a checkpoint.")
     train.add_argument("--preset", required=True, choices=list(RECIPES), help="recipe to train")
     train.add_argument("--device", default=None, help="auto | cpu | cuda | mps (default: the recipe's, auto)")
-    train.add_argument("--max-iters", type=int, default=None,
+    train.add_argument("--max-iters", type=_count(1), default=None,
                        help="optimiser steps (the cosine schedule is stretched to this length)")
-    train.add_argument("--batch-size", type=int, default=None, help="sequences per step (default: the recipe's)")
-    train.add_argument("--eval-iters", type=int, default=None, help="batches per evaluation (default: the recipe's)")
+    train.add_argument("--batch-size", type=_count(1), default=None, help="sequences per step (default: the recipe's)")
+    train.add_argument("--eval-iters", type=_count(1), default=None, help="batches per evaluation (default: the recipe's)")
     train.add_argument("--out", default=None, help="checkpoint file (default: out/<preset>.safetensors)")
+    train.add_argument("--resume", default=None, metavar="CHECKPOINT",
+                       help="continue from this checkpoint's weights, optimiser, step and tokenizer "
+                            "(use the options of the run that wrote it)")
     train.add_argument("--seed", type=int, default=None, help="random seed (default: the recipe's)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)
@@ -48,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Generate text from a checkpoint, printed as it is produced.")
     sample.add_argument("--checkpoint", required=True, help="checkpoint file or directory")
     sample.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
-    sample.add_argument("--max-new-tokens", type=int, default=500)
+    sample.add_argument("--max-new-tokens", type=_count(0), default=500)
     sample.add_argument("--temperature", type=float, default=0.8, help=">= 0; 0 = greedy")
     sample.add_argument("--top-k", type=int, default=None, help="keep the k most likely tokens")
     sample.add_argument("--top-p", type=float, default=None, help="nucleus sampling, in (0, 1]")
@@ -67,41 +96,49 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, KeyError, OSError) as error:
+    except (ValueError, TypeError, KeyError, OSError, RuntimeError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"minigpt {args.command}: error: {message}", file=sys.stderr)
+        first_line = str(message).strip().splitlines()[0] if str(message).strip() else type(error).__name__
+        print(f"minigpt {args.command}: error: {first_line}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # outside training (which saves first): nothing to keep, no traceback
+        print(f"\nminigpt {args.command}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
 
 
 def _train(args) -> int:
+    from minigpt.checkpoint import check_writable, load_checkpoint
     from minigpt.data import load_text, train_val_split
+    from minigpt.device import pick_device
     from minigpt.model import GPT
     from minigpt.recipes import get_recipe
     from minigpt.tokenizers import CharTokenizer
     from minigpt.train import Trainer
 
     recipe = get_recipe(args.preset)
-    config = recipe.train
-    if args.max_iters is not None:
-        config = replace(config, max_iters=args.max_iters, lr_decay_iters=args.max_iters,
-                         warmup_iters=min(config.warmup_iters, args.max_iters // 10))
-    config = replace(
-        config,
-        device=args.device or config.device,
-        seed=config.seed if args.seed is None else args.seed,
-        batch_size=args.batch_size or config.batch_size,
-        eval_iters=args.eval_iters or config.eval_iters,
-        progress=not args.no_progress,
-        out=args.out or f"out/{recipe.name}.safetensors",
-    )
+    out = args.out if args.out is not None else f"out/{recipe.name}.safetensors"
+    try:  # before anything slow: a run that cannot save its work should not start
+        check_writable(out)
+    except OSError as error:
+        raise OSError(f"--out: {error}") from None
+    config = _train_config(recipe.train, args, out)
+    pick_device(config.device)  # an unavailable device is an error now, not after loading the data
+    resumed = None if args.resume is None else load_checkpoint(args.resume)
     text = load_text(recipe.dataset)
-    tokenizer = CharTokenizer.from_text(text)
+    # a resumed run keeps its checkpoint's tokenizer, so its ids mean what they meant before
+    tokenizer = resumed.tokenizer if resumed is not None and resumed.tokenizer is not None \
+        else CharTokenizer.from_text(text)
     train_data, val_data = train_val_split(torch.tensor(tokenizer.encode(text), dtype=torch.long))
     torch.manual_seed(config.seed)  # the same initial weights on every rank and every run
     model = GPT(recipe.model.replace(vocab_size=tokenizer.vocab_size))
     trainer = Trainer(model, config, train_data, val_data, tokenizer=tokenizer)
+    if resumed is not None:
+        _resume(trainer, resumed, args)
     try:
-        trainer.fit()
+        with _stop_on_signals(trainer) as stopped:
+            trainer.fit()
+        if stopped.signum is not None:
+            return _save_after_interrupt(trainer, stopped.signum, args, out)
         if trainer.dist.is_main:
             print(f"saved checkpoint to {config.out} (step {trainer.step}, "
                   f"val loss {trainer.history.last('val_loss'):.4f}); "
@@ -109,6 +146,82 @@ def _train(args) -> int:
     finally:
         distributed.teardown()
     return 0
+
+
+def _train_config(config, args, out: str):
+    """The recipe's ``TrainConfig`` with the command line's options; an option left out keeps the
+    recipe's value (``is None``, never ``or``: a 0 given on purpose is checked, not replaced)."""
+    if args.max_iters is not None:
+        config = replace(config, max_iters=args.max_iters, lr_decay_iters=args.max_iters,
+                         warmup_iters=min(config.warmup_iters, args.max_iters // 10))
+    return replace(
+        config,
+        device=config.device if args.device is None else args.device,
+        seed=config.seed if args.seed is None else args.seed,
+        batch_size=config.batch_size if args.batch_size is None else args.batch_size,
+        eval_iters=config.eval_iters if args.eval_iters is None else args.eval_iters,
+        progress=not args.no_progress,
+        out=out,
+    )
+
+
+def _resume(trainer, checkpoint, args) -> None:
+    trainer.load(checkpoint)
+    if trainer.step >= trainer.config.max_iters:
+        raise ValueError(f"--resume {args.resume} is already at step {trainer.step}, and this run stops at "
+                         f"{trainer.config.max_iters}; pass a larger --max-iters to train further")
+
+
+class _Stopped:
+    signum: int | None = None
+
+
+@contextlib.contextmanager
+def _stop_on_signals(trainer):
+    """While training: the first Ctrl-C or SIGTERM asks the trainer to stop after the current step
+    (the caller then saves); a second Ctrl-C exits at once, without saving and without a traceback."""
+    stopped = _Stopped()
+
+    def handle(signum, frame):
+        if stopped.signum is not None:
+            sys.stderr.write("\nminigpt train: interrupted again; quitting without saving\n")
+            os._exit(128 + signum)  # no cleanup, no traceback: the user wants out now
+        stopped.signum = signum
+        trainer.stop_requested = True
+        sys.stderr.write(f"\nminigpt train: {signal.Signals(signum).name} received; finishing this step "
+                         "to save a checkpoint (Ctrl-C again to quit without saving)\n")
+
+    if threading.current_thread() is threading.main_thread():
+        previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
+    else:  # signal handlers can only be set from the main thread (e.g. main() called from a test thread)
+        previous = {}
+    try:
+        yield stopped
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _save_after_interrupt(trainer, signum: int, args, out: str) -> int:
+    """Save the steps done so far and say, in one line, where they are and how to continue."""
+    if trainer.dist.is_main:
+        trainer.save(out)
+        print(f"minigpt train: stopped by {signal.Signals(signum).name} at step {trainer.step}; saved checkpoint "
+              f"to {out}; resume with: {_resume_command(args, out)}", file=sys.stderr)
+    return 128 + signum
+
+
+def _resume_command(args, out: str) -> str:
+    """The command that continues this run: the same options, plus ``--resume <out>``."""
+    words = ["python", "-m", "minigpt", "train", "--preset", args.preset]
+    for option in ("device", "max_iters", "batch_size", "eval_iters", "seed"):
+        value = getattr(args, option)
+        if value is not None:
+            words += [f"--{option.replace('_', '-')}", str(value)]
+    words += ["--out", out, "--resume", out]
+    if args.no_progress:
+        words.append("--no-progress")
+    return " ".join(shlex.quote(word) for word in words)
 
 
 def _sample(args) -> int:

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from minigpt.checks import WrongType, check_bool, check_number, is_int, problems_of
+
 POS_TYPES = ("learned", "sinusoidal", "rope", "alibi", "none")
 NORM_TYPES = ("layernorm", "rmsnorm")
 MLP_TYPES = ("gelu", "swiglu", "moe")
+SIZE_FIELDS = ("vocab_size", "block_size", "n_layer", "n_head", "n_kv_head", "n_embd", "mlp_ratio",
+               "n_expert", "expert_top_k")
+BOOL_FIELDS = ("bias", "prenorm", "tie_weights", "zero_init_proj", "causal")
 
 
 @dataclass(frozen=True)
@@ -45,11 +50,9 @@ class GPTConfig:
     def __post_init__(self) -> None:
         if self.n_kv_head is None:
             object.__setattr__(self, "n_kv_head", self.n_head)
-        problems = []
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_kv_head", "n_embd", "mlp_ratio"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                problems.append(f"{name} must be a positive int, got {getattr(self, name)!r}")
-        if problems:
+        problems = [f"{name} must be a positive int, got {getattr(self, name)!r}" for name in SIZE_FIELDS
+                    if not is_int(getattr(self, name)) or getattr(self, name) < 1]
+        if problems:  # the checks below divide by these sizes
             raise ValueError("invalid GPTConfig: " + "; ".join(problems))
         if self.n_embd % self.n_head:
             problems.append(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
@@ -65,8 +68,13 @@ class GPTConfig:
             problems.append(f"mlp must be one of {MLP_TYPES}, got {self.mlp!r}")
         if self.mlp == "moe" and not 1 <= self.expert_top_k <= self.n_expert:
             problems.append(f"expert_top_k ({self.expert_top_k}) must be between 1 and n_expert ({self.n_expert})")
-        if not 0.0 <= self.dropout < 1.0:
-            problems.append(f"dropout must be in [0, 1), got {self.dropout}")
+        problems += problems_of(
+            lambda: check_number(self.dropout, "dropout", 0, 1, max_open=True),
+            lambda: check_number(self.moe_aux_loss_weight, "moe_aux_loss_weight", 0),
+            # angles are p * base ** (-2i / head_dim): a base <= 0 makes every RoPE table NaN
+            lambda: check_number(self.rope_base, "rope_base", 0, min_open=True),
+            *(lambda name=name: check_bool(getattr(self, name), name) for name in BOOL_FIELDS),
+        )
         if problems:
             raise ValueError("invalid GPTConfig: " + "; ".join(problems))
 
@@ -79,6 +87,8 @@ class GPTConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "GPTConfig":
+        if not isinstance(data, dict):
+            raise WrongType(f"a GPTConfig is read from a dict of its fields, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -16,6 +16,7 @@ from torch import nn
 
 from minigpt.attention import attention_bias
 from minigpt.block import Block
+from minigpt.checks import check_id_tensor
 from minigpt.config import GPTConfig
 from minigpt.kv_cache import KVCache
 from minigpt.norm import make_norm
@@ -106,6 +107,8 @@ class GPT(nn.Module):
         if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.dtype != torch.long:
             raise TypeError(f"idx must be a LongTensor [B, T] of token ids, got {getattr(idx, 'dtype', type(idx))} "
                             f"with shape {tuple(getattr(idx, 'shape', ()))}; e.g. torch.tensor([ids])")
+        if not torch.compiler.is_compiling():  # one min/max pass; a compiled graph skips it
+            check_id_tensor(idx, self.config.vocab_size)
         if attention_mask is not None and (attention_mask.shape != idx.shape or attention_mask.dtype != torch.bool):
             raise ValueError(f"attention_mask must be a BoolTensor shaped like idx {tuple(idx.shape)} (True = real token), "
                              f"got {attention_mask.dtype} {tuple(attention_mask.shape)}; e.g. mask.bool()")

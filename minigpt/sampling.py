@@ -31,6 +31,8 @@ from collections.abc import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
+from minigpt.checks import WrongType, check_id_tensor, check_ids, check_int, check_number, is_number
+
 
 # ---------------------------------------------------------------------------------------------
 # Logit processors (each (..., V) -> (..., V))
@@ -89,7 +91,12 @@ def apply_repetition_penalty(
     _check_repetition_penalty(penalty)
     if penalty == 1.0 or len(previous_ids) == 0:
         return logits
-    seen = torch.as_tensor(previous_ids, dtype=torch.long, device=logits.device).unique()
+    seen = torch.as_tensor(previous_ids, device=logits.device)
+    if seen.is_floating_point() or seen.dtype == torch.bool or seen.dim() != 1:
+        raise WrongType(f"previous_ids must be a flat list of int token ids, got {seen.dtype} with shape "
+                        f"{tuple(seen.shape)}")
+    check_id_tensor(seen, logits.size(-1), "previous_ids")  # a negative id would silently hit the last token
+    seen = seen.long().unique()
     scores = logits[..., seen]
     scores = torch.where(scores > 0, scores / penalty, scores * penalty)
     logits = logits.clone()
@@ -145,46 +152,41 @@ def process_logits(
 # ---------------------------------------------------------------------------------------------
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _check_temperature(temperature) -> None:
-    if not _is_number(temperature) or temperature < 0:
-        raise ValueError(f"temperature must be a number >= 0 (0 = greedy), got {temperature!r}")
+    check_number(temperature, "temperature", 0, hint="0 = greedy")
 
 
 def _check_top_k(top_k) -> None:
-    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
-        raise ValueError(f"top_k must be an int >= 1 (or None to keep every token), got {top_k!r}")
+    check_int(top_k, "top_k", 1)
 
 
 def _check_top_p(top_p) -> None:
-    if not _is_number(top_p) or not 0 < top_p <= 1:
+    if not is_number(top_p) or not 0 < top_p <= 1:  # the comparison also refuses NaN
         raise ValueError(f"top_p must be in (0, 1] (or None to keep every token), got {top_p!r}")
 
 
 def _check_repetition_penalty(penalty) -> None:
-    if not _is_number(penalty) or penalty <= 0:
-        raise ValueError(f"repetition_penalty must be a number > 0 (1.0 = no penalty), got {penalty!r}")
+    check_number(penalty, "repetition_penalty", 0, min_open=True, hint="1.0 = no penalty")
 
 
-def _check_settings(prompt_ids, max_new_tokens, temperature, top_k, top_p, repetition_penalty) -> list[int]:
+def _check_settings(prompt_ids, max_new_tokens, temperature, top_k, top_p, repetition_penalty,
+                    seed=None, vocab_size: int | None = None) -> list[int]:
+    """Every sampling setting checked (type and range), and the prompt as a list of int ids."""
     _check_temperature(temperature)
     if top_k is not None:
         _check_top_k(top_k)
     if top_p is not None:
         _check_top_p(top_p)
     _check_repetition_penalty(repetition_penalty)
-    if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+    check_int(max_new_tokens, "max_new_tokens", 0)
+    if seed is not None:
+        check_int(seed, "seed")
     if isinstance(prompt_ids, torch.Tensor):
         if prompt_ids.dim() == 2 and prompt_ids.size(0) == 1:
             prompt_ids = prompt_ids[0]
         if prompt_ids.dim() != 1:
             raise ValueError(f"prompt_ids must be 1-D (T,) or (1, T), got shape {tuple(prompt_ids.shape)}")
-        prompt_ids = prompt_ids.tolist()
-    prompt_ids = list(prompt_ids)
+    prompt_ids = check_ids(prompt_ids, vocab_size, "prompt_ids")
     if not prompt_ids:
         raise ValueError("the prompt is empty: give at least one token id, e.g. tokenizer.encode('\\n')")
     return prompt_ids
@@ -213,7 +215,8 @@ def stream(
     ``seed`` makes sampling reproducible (its own ``torch.Generator``, the global RNG is untouched).
     ``use_cache=False`` recomputes the whole window every step (slow; for comparison).
     """
-    ids = _check_settings(prompt_ids, max_new_tokens, temperature, top_k, top_p, repetition_penalty)
+    ids = _check_settings(prompt_ids, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed,
+                          model.config.vocab_size)
     block_size = model.config.block_size
     device = next(model.parameters()).device
     generator = None if seed is None else torch.Generator(device=device).manual_seed(seed)
@@ -272,7 +275,8 @@ def generate(
 
     ``generate(model, tok.encode("ROMEO:"), 100, temperature=0.8, top_k=50, seed=0)``
     """
-    prompt = _check_settings(prompt_ids, max_new_tokens, temperature, top_k, top_p, repetition_penalty)
+    prompt = _check_settings(prompt_ids, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed,
+                             model.config.vocab_size)
     new = stream(model, prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed,
                  use_cache=use_cache)
     return prompt + list(new)

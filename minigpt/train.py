@@ -24,6 +24,7 @@ While ``fit`` runs, the Trainer owns torch's global RNG.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -33,7 +34,8 @@ import torch
 from tqdm.auto import tqdm
 
 from minigpt import distributed
-from minigpt.checkpoint import load_checkpoint, save_checkpoint
+from minigpt.checkpoint import Checkpoint, _config_diff, load_checkpoint, save_checkpoint
+from minigpt.checks import WrongType, check_bool, check_choice, check_id_tensor, check_int, check_number, is_number, problems_of
 from minigpt.data import get_batch
 from minigpt.device import autocast, configure_backends, pick_device, pick_dtype
 from minigpt.optim import OPTIMIZERS, SCHEDULES, lr_at, make_optimizer, set_lr
@@ -75,28 +77,33 @@ class TrainConfig:
     out: str | None = None  # checkpoint path written at every evaluation and at the end
 
     def __post_init__(self) -> None:
-        self.betas = tuple(self.betas)
-        problems = []
-        for name in ("max_iters", "batch_size", "grad_accum", "eval_iters", "log_interval", "sample_tokens"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                problems.append(f"{name} must be an int >= 1, got {value!r}")
-        for name in ("warmup_iters", "eval_interval", "sample_interval"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                problems.append(f"{name} must be an int >= 0, got {value!r}")
-        if not (self.lr > 0 and 0 <= self.min_lr <= self.lr):
+        if isinstance(self.betas, (list, tuple)):
+            self.betas = tuple(self.betas)
+        problems = problems_of(
+            *(lambda name=name: check_int(getattr(self, name), name, 1) for name in _COUNTS),
+            *(lambda name=name: check_int(getattr(self, name), name, 0) for name in _COUNTS_OR_ZERO),
+            lambda: self.lr_decay_iters is None or check_int(self.lr_decay_iters, "lr_decay_iters", 1),
+            lambda: check_int(self.seed, "seed"),
+            lambda: check_number(self.lr, "lr", 0, min_open=True),
+            lambda: check_number(self.min_lr, "min_lr", 0),
+            lambda: check_number(self.muon_lr, "muon_lr", 0, min_open=True),
+            lambda: check_number(self.grad_clip, "grad_clip", 0, hint="0 = no clipping"),
+            lambda: check_number(self.weight_decay, "weight_decay", 0),
+            lambda: self.target_val_loss is None or check_number(self.target_val_loss, "target_val_loss"),
+            lambda: _check_betas(self.betas),
+            lambda: check_choice(self.optimizer, "optimizer", OPTIMIZERS),
+            lambda: check_choice(self.lr_schedule, "lr_schedule", SCHEDULES),
+            *(lambda name=name: check_bool(getattr(self, name), name) for name in ("compile", "progress")),
+            lambda: _check_text(self.sample_prompt, "sample_prompt"),
+            lambda: _check_text(self.device, "device"),
+            lambda: _check_text(self.dtype, "dtype"),
+            lambda: self.out is None or _check_text(os.fspath(self.out) if isinstance(self.out, os.PathLike)
+                                                    else self.out, "out"),
+        )
+        if is_number(self.lr) and is_number(self.min_lr) and self.min_lr > self.lr:
             problems.append(f"need lr > 0 and 0 <= min_lr <= lr, got lr={self.lr}, min_lr={self.min_lr}")
-        if self.optimizer not in OPTIMIZERS:
-            problems.append(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.lr_schedule not in SCHEDULES:
-            problems.append(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
-        if not 0 < self.decay_frac <= 1:
-            problems.append(f"decay_frac must be in (0, 1], got {self.decay_frac}")
-        if not self.muon_lr > 0:
-            problems.append(f"muon_lr must be > 0, got {self.muon_lr}")
-        if self.grad_clip < 0 or self.weight_decay < 0:
-            problems.append("grad_clip and weight_decay must be >= 0")
+        if not (is_number(self.decay_frac) and 0 < self.decay_frac <= 1):  # also refuses NaN
+            problems.append(f"decay_frac must be in (0, 1], got {self.decay_frac!r}")
         if problems:
             raise ValueError("invalid TrainConfig: " + "; ".join(problems))
 
@@ -105,11 +112,29 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
+        if not isinstance(data, dict):
+            raise WrongType(f"a TrainConfig is read from a dict of its fields, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown TrainConfig fields {unknown}; known fields are {sorted(known)}")
         return cls(**data)
+
+
+_COUNTS = ("max_iters", "batch_size", "grad_accum", "eval_iters", "log_interval", "sample_tokens")
+_COUNTS_OR_ZERO = ("warmup_iters", "eval_interval", "sample_interval")
+
+
+def _check_betas(betas) -> None:
+    if not (isinstance(betas, tuple) and len(betas) == 2):
+        raise ValueError(f"betas must be two numbers in [0, 1), e.g. (0.9, 0.99), got {betas!r}")
+    for index, beta in enumerate(betas):
+        check_number(beta, f"betas[{index}]", 0, 1, max_open=True)
+
+
+def _check_text(value, name: str) -> None:
+    if not isinstance(value, str):
+        raise WrongType(f"{name} must be a string, got {value!r} ({type(value).__name__})")
 
 
 class History(list):
@@ -167,7 +192,8 @@ class Trainer:
         configure_backends(self.device)
         self.dtype = pick_dtype(config.dtype, self.device)
         self.block_size = model.config.block_size
-        self.batch_fn, self.train_data, self.val_data = self._check_data(train_data, val_data)
+        self.batch_fn, self.train_data, self.val_data = self._check_data(
+            train_data, val_data, getattr(model.config, "vocab_size", None))
         self.tokenizer = tokenizer
         self.callbacks = list(callbacks)
         self.model = model.to(self.device)
@@ -182,11 +208,12 @@ class Trainer:
         self.step = 0
         self.history = History()
         self.stopped_early = False
+        self.stop_requested = False  # set it (e.g. from a signal handler) to end fit after the current step
         self._failed_callbacks: set[tuple[int, str]] = set()
 
     # -- data ---------------------------------------------------------------------------------
 
-    def _check_data(self, train_data, val_data):
+    def _check_data(self, train_data, val_data, vocab_size: int | None):
         if callable(train_data):
             if val_data is not None:
                 raise ValueError("with a batch_fn, pass val_data=None: the batch_fn serves both splits")
@@ -206,6 +233,8 @@ class Trainer:
                     f"{name} has {len(data)} tokens but batches need more than block_size + 1 = "
                     f"{self.block_size + 1}; use more text or a smaller block_size"
                 )
+            if vocab_size is not None:  # checked once here, so no batch can hold an id the model lacks
+                check_id_tensor(data, vocab_size, name)
             tensors.append(data.long())
         return None, tensors[0], tensors[1]
 
@@ -281,7 +310,8 @@ class Trainer:
             raise ValueError("Trainer.sample needs a tokenizer: pass Trainer(..., tokenizer=tok)")
         prompt_ids = self.tokenizer.encode(self.config.sample_prompt if prompt is None else prompt)
         settings.setdefault("seed", self.config.seed)
-        ids = generate(self.model, prompt_ids, max_new_tokens or self.config.sample_tokens, **settings)
+        max_new_tokens = self.config.sample_tokens if max_new_tokens is None else max_new_tokens
+        ids = generate(self.model, prompt_ids, max_new_tokens, **settings)
         return self.tokenizer.decode(ids)
 
     # -- the loop -----------------------------------------------------------------------------
@@ -289,8 +319,9 @@ class Trainer:
     def fit(self, steps: int | None = None) -> History:
         """Train until ``config.max_iters`` steps (or for ``steps`` more steps) and return the history.
 
-        Stops early when an evaluation reaches ``config.target_val_loss``. Interrupting it
-        (Ctrl-C, a notebook's stop button) keeps every step done so far in ``self.model``.
+        Stops early when an evaluation reaches ``config.target_val_loss``, and after the current
+        step when ``stop_requested`` is set (the command line sets it on Ctrl-C, then saves).
+        Interrupting it (Ctrl-C, a notebook's stop button) keeps every step done so far in ``self.model``.
         """
         config = self.config
         end = config.max_iters if steps is None else self.step + steps
@@ -317,6 +348,8 @@ class Trainer:
                     text = self.sample()
                     self._notify("on_sample", {"step": self.step, "prompt": config.sample_prompt, "text": text})
                     window_start = time.perf_counter()
+                if self.stop_requested:
+                    break
         finally:
             bar.close()
         return self.history
@@ -381,14 +414,28 @@ class Trainer:
                             step=self.step, train_config=self.config.to_dict(), history=list(self.history))
 
     def load(self, path) -> None:
-        """Resume from a checkpoint written by ``save``: the next ``fit`` continues exactly."""
-        checkpoint = load_checkpoint(path, config=self.model.config, tokenizer=self.tokenizer, device=self.device)
-        self.model.load_state_dict(checkpoint.model_state)
+        """Resume from a checkpoint written by ``save`` (a path, or a ``Checkpoint`` already loaded):
+        the next ``fit`` continues exactly. A Trainer made without a tokenizer takes the checkpoint's,
+        so the checkpoints it writes next can still be sampled from."""
+        checkpoint = path if isinstance(path, Checkpoint) else load_checkpoint(
+            path, config=self.model.config, tokenizer=self.tokenizer, device=self.device)
+        path = checkpoint.path
+        if checkpoint.config != self.model.config:
+            raise ValueError(f"checkpoint {path} was saved for a different model config: "
+                             f"{_config_diff(checkpoint.config, self.model.config)}")
         if checkpoint.optimizer_state is None:
             raise ValueError(f"checkpoint {path} has no optimiser state, so training cannot resume from it")
-        self.optimizer.load_state_dict(checkpoint.optimizer_state)
+        try:
+            self.model.load_state_dict(checkpoint.model_state)
+            self.optimizer.load_state_dict(checkpoint.optimizer_state)
+        except (RuntimeError, ValueError, KeyError) as error:
+            detail = " ".join(str(error).split())[:300]
+            raise ValueError(f"checkpoint {path} cannot resume this run ({detail}); was it saved with "
+                             f"another optimizer (this run uses {self.config.optimizer!r})?") from None
         self.step = checkpoint.step
         self.history = History(checkpoint.history)
+        if self.tokenizer is None:
+            self.tokenizer = checkpoint.tokenizer
 
 
 def _describe(value) -> str:
