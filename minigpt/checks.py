@@ -6,7 +6,7 @@ range check. Each helper below refuses those and names the setting in its messag
 
     check_int(0, "batch_size", minimum=1)       # ValueError: batch_size must be an int >= 1, got 0
     check_number(float("nan"), "temperature")   # ValueError: temperature must be a finite number, got nan
-    check_ids([1.5, 2.7], vocab_size=65)        # TypeError: token ids must be ints, got 1.5 at position 0
+    check_ids([1.5, 2.7], vocab_size=65)        # TypeError: token ids must be a flat list of ints, got 1.5 ...
 
 No torch at import time: ``check_id_tensor`` takes the tensor it is given.
 """
@@ -105,12 +105,28 @@ def check_ids(ids, vocab_size: int | None = None, name: str = "token ids") -> li
         raise WrongType(f"{name} must be a flat list of int ids (or a 1-D tensor), got {type(ids).__name__}")
     for position, token in enumerate(ids):
         if not is_int(token):
-            raise WrongType(f"{name} must be ints, got {token!r} ({type(token).__name__}) at position {position}"
+            raise WrongType(f"{name} must be a flat list of ints, got {token!r} ({type(token).__name__}) at "
+                            f"position {position}"
                             + ("; for a batch, pass each row separately" if isinstance(token, (list, tuple)) else ""))
         if vocab_size is not None and not 0 <= token < vocab_size:
             raise ValueError(f"{name}: id {token} at position {position} is outside the vocabulary "
                              f"(vocab_size {vocab_size}, so ids run from 0 to {vocab_size - 1})")
     return [int(token) for token in ids]
+
+
+def check_text(text, name: str = "text") -> str:
+    """A str that is valid Unicode: not None, not bytes, no lone surrogate (half of a UTF-16 pair,
+    e.g. from a broken JSON escape), which no tokenizer can turn into bytes."""
+    if isinstance(text, (bytes, bytearray)):
+        raise WrongType(f"{name} must be a str, got bytes; decode it first, e.g. data.decode('utf-8')")
+    if not isinstance(text, str):
+        raise WrongType(f"{name} must be a str, got {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(f"{name} contains a lone surrogate {text[error.start]!r} at position {error.start}, "
+                         "which is not a character; fix the text where it was read or decoded") from None
+    return text
 
 
 def check_id_tensor(idx, vocab_size: int, name: str = "idx") -> None:

@@ -18,6 +18,8 @@ import base64
 
 import torch
 
+from minigpt.checks import check_int, is_number
+
 
 def train_val_split(data, frac: float = 0.9):
     """First ``frac`` of ``data`` for training, the rest for validation (str, list or tensor).
@@ -25,7 +27,7 @@ def train_val_split(data, frac: float = 0.9):
     The split is by position, not random, as in nanoGPT: validation text is a different part of
     the play, and our losses compare with nanoGPT's published ones.
     """
-    if not 0.0 < frac < 1.0:
+    if not (is_number(frac) and 0.0 < frac < 1.0):  # the comparison also refuses NaN
         raise ValueError(f"frac must be between 0 and 1 (exclusive), got {frac!r}")
     n = int(frac * len(data))
     return data[:n], data[n:]
@@ -44,8 +46,8 @@ def get_batch(data: torch.Tensor, batch_size: int, block_size: int, generator: t
         raise TypeError(f"data must be a 1-D integer tensor, got shape {tuple(data.shape)} and dtype {data.dtype}")
     if not isinstance(generator, torch.Generator):
         raise TypeError("generator must be a torch.Generator, e.g. torch.Generator().manual_seed(0)")
-    if batch_size < 1 or block_size < 1:
-        raise ValueError(f"batch_size and block_size must be >= 1, got {batch_size} and {block_size}")
+    check_int(batch_size, "batch_size", 1)
+    check_int(block_size, "block_size", 1)
     if len(data) <= block_size:
         raise ValueError(f"data has {len(data)} tokens, need more than block_size={block_size} to cut one (x, y) window")
     starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator, device=generator.device)

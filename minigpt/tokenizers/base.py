@@ -20,6 +20,8 @@ import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+from minigpt.checks import WrongType, check_ids, is_int
+
 _VISIBLE = {" ": "␣", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
@@ -43,13 +45,10 @@ def visible_bytes(piece: bytes) -> str:
 
 
 def as_id_list(ids) -> list[int]:
-    """Accept a list/tuple of ints or a 1-D tensor/array of ids; return a list of Python ints."""
-    if hasattr(ids, "tolist"):  # torch.Tensor, numpy.ndarray
-        ids = ids.tolist()
-    if not isinstance(ids, (list, tuple)) or not all(isinstance(i, int) for i in ids):
-        raise TypeError("decode expects a flat list of int token ids (or a 1-D tensor); "
-                        "for a batch, decode each row separately")
-    return list(ids)
+    """Accept a list/tuple of ints or a 1-D tensor/array of ids; return a list of Python ints.
+
+    A bool or a float is refused rather than read as an id (``True`` would decode as id 1)."""
+    return check_ids(ids, name="decode's token ids")
 
 
 class Tokenizer(ABC):
@@ -95,6 +94,8 @@ class Tokenizer(ABC):
         return [self.token_str(i) for i in self.encode(text)]
 
     def _check_id(self, token_id: int) -> None:
+        if not is_int(token_id):
+            raise WrongType(f"a token id must be an int, got {token_id!r} ({type(token_id).__name__})")
         if not 0 <= token_id < self.vocab_size:
             raise ValueError(f"token id {token_id} is out of range for {self.name!r} (vocab_size {self.vocab_size})")
 
@@ -113,8 +114,16 @@ class Tokenizer(ABC):
     @classmethod
     def load(cls, path: str | os.PathLike) -> Tokenizer:
         """Read a tokenizer saved with ``save``. ``Tokenizer.load`` returns whichever class was saved."""
-        with open(path, encoding="utf-8") as f:
-            tokenizer = tokenizer_from_dict(json.load(f))
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path} is not a saved tokenizer: it is not valid JSON ({error}); "
+                             "save the tokenizer again with tokenizer.save(path)") from None
+        try:
+            tokenizer = tokenizer_from_dict(data)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
         if not isinstance(tokenizer, cls):
             raise TypeError(f"{path} holds a {type(tokenizer).__name__}, not a {cls.__name__}; use Tokenizer.load")
         return tokenizer
@@ -128,4 +137,8 @@ def tokenizer_from_dict(d: dict) -> Tokenizer:
     if not isinstance(d, dict) or d.get("type") not in Tokenizer._kinds:
         found = d.get("type") if isinstance(d, dict) else type(d).__name__
         raise ValueError(f"not a saved tokenizer: expected a dict with 'type' in {sorted(Tokenizer._kinds)}, got {found!r}")
-    return Tokenizer._kinds[d["type"]].from_dict(d)
+    try:
+        return Tokenizer._kinds[d["type"]].from_dict(d)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        problem = f"missing field {error}" if isinstance(error, KeyError) else str(error)
+        raise ValueError(f"not a valid saved {d['type']!r} tokenizer: {problem}") from None

@@ -33,6 +33,7 @@ import regex
 import tiktoken
 from tqdm.auto import tqdm
 
+from minigpt.checks import check_int, check_text
 from minigpt.tokenizers.base import Tokenizer, as_id_list, visible_bytes
 
 # GPT-4's pre-split pattern (tiktoken cl100k_base): contractions, words with one leading
@@ -190,6 +191,8 @@ class BPETokenizer(Tokenizer):
         ``vocab_size`` counts everything: 256 bytes + merges + special tokens, so
         ``vocab_size=769`` with one special token learns 512 merges. ``progress`` shows a tqdm bar.
         """
+        check_text(text)
+        check_int(vocab_size, "vocab_size", 1)
         num_merges = vocab_size - 256 - len(special_tokens)
         if num_merges < 0:
             raise ValueError(f"vocab_size must be at least 256 + {len(special_tokens)} special tokens, got {vocab_size}")
@@ -214,7 +217,7 @@ class BPETokenizer(Tokenizer):
 
     def encode(self, text: str) -> list[int]:
         """Fast encoding (tiktoken). Special tokens written in the text become their ids."""
-        return self._encoding.encode(text, allowed_special="all")
+        return self._encoding.encode(check_text(text), allowed_special="all")
 
     def decode(self, ids) -> str:
         """Ids -> text; byte sequences that are not valid UTF-8 become U+FFFD (model samples can do that)."""
@@ -229,6 +232,9 @@ class BPETokenizer(Tokenizer):
         ``num_merges`` uses only the first merges learned, to watch the text compress as the
         vocabulary grows: ``tok.encode_reference(text, num_merges=10)``.
         """
+        check_text(text)
+        if num_merges is not None:
+            check_int(num_merges, "num_merges", 0)
         limit = 256 + (len(self.ranks) if num_merges is None else num_merges)
         ids = []
         parts = self._special_re.split(text) if self._special_re else [text]

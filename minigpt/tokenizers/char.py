@@ -12,6 +12,7 @@ characters; choose ``unknown="?"`` (any one character) to map them all to that t
 
 from __future__ import annotations
 
+from minigpt.checks import check_text
 from minigpt.tokenizers.base import Tokenizer, as_id_list, visible
 
 
@@ -57,7 +58,7 @@ class CharTokenizer(Tokenizer):
     @classmethod
     def from_text(cls, text: str, unknown: str | None = None):
         """Vocabulary = the sorted distinct symbols of ``text`` (plus ``unknown`` if given)."""
-        if not text:
+        if not check_text(text):
             raise ValueError("from_text needs a non-empty text to collect the vocabulary from")
         return cls(sorted(set(cls.split(text))), unknown=unknown)
 
@@ -66,7 +67,7 @@ class CharTokenizer(Tokenizer):
         return len(self.symbols)
 
     def encode(self, text: str) -> list[int]:
-        pieces = self.split(text)
+        pieces = self.split(check_text(text))
         try:
             return [self.stoi[s] for s in pieces]
         except KeyError:
@@ -95,4 +96,6 @@ class CharTokenizer(Tokenizer):
 
     @classmethod
     def from_dict(cls, d: dict):
+        if not isinstance(d["symbols"], list):
+            raise ValueError(f"symbols must be a list, got {type(d['symbols']).__name__}")
         return cls(d["symbols"], unknown=d["unknown"], name=d["name"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tiktoken
 
+from minigpt.checks import check_text
 from minigpt.data.corpus import DataNotFoundError
 from minigpt.tokenizers.base import Tokenizer, as_id_list, visible_bytes
 
@@ -47,7 +48,7 @@ class TiktokenTokenizer(Tokenizer):
 
     def encode(self, text: str) -> list[int]:
         """Text -> ids; special tokens written in the text (e.g. "<|endoftext|>") become their ids."""
-        return self._encoding.encode(text, allowed_special="all")
+        return self._encoding.encode(check_text(text), allowed_special="all")
 
     def decode(self, ids) -> str:
         ids = as_id_list(ids)
