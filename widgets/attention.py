@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane, make_figure
-from ._validate import check_tokens
+from ._validate import check_bool, check_int, check_tokens, is_int
 from .attention_math import (
     AGGREGATIONS,
     aggregate_heads,
@@ -89,8 +89,8 @@ class AttentionView(View):
                 )
         self.n_layers, self.n_heads = self.weights.shape[:2]
         self.causal = is_causal(self.weights)
-        self.text_window = int(text_window)
-        self.thumb_size = int(thumb_size)
+        self.text_window = check_int(text_window, "text_window", 1)
+        self.thumb_size = check_int(thumb_size, "thumb_size (pixels per thumbnail)", 1)
         self._state = dict(
             layer=0, head=0, query=Tq - 1, heads=list(range(min(self.n_heads, 12))),
             aggregation="none", log_scale=False, hide_sink=False, show_masked=False,
@@ -134,9 +134,15 @@ class AttentionView(View):
         if unknown:
             raise TypeError(f"unknown selection keys {sorted(unknown)}; use {sorted(self._state)}")
         for name, limit in (("layer", self.n_layers), ("head", self.n_heads), ("query", len(self.query_tokens))):
-            if name in changes and not 0 <= int(changes[name]) < limit:
-                raise ValueError(f"{name} must be in 0..{limit - 1}, got {changes[name]}")
+            if name in changes and not (is_int(changes[name]) and 0 <= changes[name] < limit):
+                raise ValueError(f"{name} must be in 0..{limit - 1} (an int), got {changes[name]!r}")
+        for name in ("log_scale", "hide_sink", "show_masked"):
+            if name in changes:
+                check_bool(changes[name], name)
         if "heads" in changes:
+            if isinstance(changes["heads"], (str, bytes)) or not hasattr(changes["heads"], "__iter__") \
+                    or not all(is_int(h) for h in changes["heads"]):
+                raise TypeError(f"heads must be a list of int heads in 0..{self.n_heads - 1}, got {changes['heads']!r}")
             heads = sorted({int(h) for h in changes["heads"]})
             if not heads or not all(0 <= h < self.n_heads for h in heads):
                 raise ValueError(f"heads must be a non-empty list of heads in 0..{self.n_heads - 1}, got {changes['heads']}")

@@ -21,6 +21,7 @@ import numpy as np
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane, make_figure
+from ._validate import check_number
 from .attention_math import thumbnails
 
 
@@ -43,7 +44,7 @@ class TrainingDashboard(View):
     """
 
     def __init__(self, min_interval: float = 0.5, title: str = "Training"):
-        self.min_interval = float(min_interval)
+        self.min_interval = check_number(min_interval, "min_interval (seconds between redraws)", 0)
         self.title = title
         self.history = {"train": [], "val": [], "tokens_per_s": []}
         self.sample_text = ""

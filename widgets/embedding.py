@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane, make_figure
-from ._validate import as_float_array, check_finite
+from ._validate import as_float_array, check_finite, check_int
 
 
 def pca(vectors: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -105,6 +105,7 @@ class EmbeddingSpace3D(View):
 
     def analogy(self, a: str, b: str, c: str, k: int = 5) -> list[tuple[str, float]]:
         """Nearest labels (cosine, full dimension) to vec(a) - vec(b) + vec(c), excluding a, b, c."""
+        check_int(k, "k (how many neighbours)", 1)
         ia, ib, ic = (self._index(x) for x in (a, b, c))
         target = self.vectors[ia] - self.vectors[ib] + self.vectors[ic]
         found = cosine_neighbours(self.vectors, target, k, exclude=(ia, ib, ic))

@@ -22,6 +22,7 @@ from plotly.subplots import make_subplots
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane
+from ._validate import check_int, check_number
 
 
 def sinusoidal_table(T: int, C: int) -> np.ndarray:
@@ -75,8 +76,11 @@ class PositionalEncodingView(View):
     """
 
     def __init__(self, max_len: int = 64, dim: int = 32, n_heads: int = 8, rope_base: float = 10000.0):
-        if max_len < 2 or dim < 2 or dim % 2 or n_heads < 1:
-            raise ValueError(f"need max_len >= 2, an even dim >= 2 and n_heads >= 1; got {max_len}, {dim}, {n_heads}")
+        max_len, n_heads = check_int(max_len, "max_len", 2), check_int(n_heads, "n_heads", 1)
+        if check_int(dim, "dim", 2) % 2:
+            raise ValueError(f"dim must be even (positions pair up dimensions), got {dim}")
+        # angles are p * base ** (-2i / dim): a base <= 0 would make every RoPE value NaN
+        rope_base = check_number(rope_base, "rope_base", 0, above=True)
         self.max_len, self.dim, self.n_heads, self.rope_base = max_len, dim, n_heads, rope_base
         self.alibi_head = 0
         self._widget = None

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane
-from ._validate import as_float_array, check_finite, check_tokens
+from ._validate import as_float_array, check_finite, check_ids, check_int, check_number, check_tokens, is_int, is_number
 
 STAGES = ("raw", "repetition_penalty", "temperature", "top_k", "top_p")
 
@@ -28,7 +28,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def apply_repetition_penalty(logits: np.ndarray, previous_ids, penalty: float) -> np.ndarray:
     """Seen tokens: positive logits divided by ``penalty``, negative ones multiplied (CTRL)."""
     out = logits.copy()
-    seen = np.unique(np.asarray(list(previous_ids), dtype=int))
+    seen = np.unique(np.asarray(check_ids(previous_ids, logits.size, "previous_ids"), dtype=int))
     if penalty != 1.0 and seen.size:
         out[seen] = np.where(out[seen] > 0, out[seen] / penalty, out[seen] * penalty)
     return out
@@ -66,12 +66,32 @@ def apply_top_p(logits: np.ndarray, p: float | None) -> np.ndarray:
 
 def sampling_stages(logits, *, temperature=1.0, top_k=None, top_p=None, repetition_penalty=1.0, previous_ids=()):
     """Probabilities after every stage: {stage name: probs [V]} (same keys as minigpt.sampling)."""
+    settings = checked_settings(temperature, top_k, top_p, repetition_penalty)
+    temperature, top_k, top_p, repetition_penalty = settings.values()
     out = {"raw": logits}
     out["repetition_penalty"] = apply_repetition_penalty(logits, previous_ids, repetition_penalty)
     out["temperature"] = apply_temperature(out["repetition_penalty"], temperature)
     out["top_k"] = apply_top_k(out["temperature"], top_k)
     out["top_p"] = apply_top_p(out["top_k"], top_p)
     return {name: softmax(v) for name, v in out.items()}
+
+
+def checked_settings(temperature, top_k, top_p, repetition_penalty) -> dict:
+    """The four settings, checked, with "off" spelled None: top_k 0 and top_p 0 or 1 mean off.
+    A float top_k (2.7) or a NaN is an error rather than quietly becoming something else."""
+    return dict(
+        temperature=check_number(temperature, "temperature (0 = greedy)", 0),
+        top_k=None if top_k is None or (is_int(top_k) and top_k == 0) else check_int(top_k, "top_k (0 = off)", 1),
+        top_p=None if top_p is None or (is_number(top_p) and top_p in (0, 1)) else _check_top_p(top_p),
+        repetition_penalty=check_number(repetition_penalty, "repetition_penalty (1 = none)", 0, above=True),
+    )
+
+
+def _check_top_p(top_p) -> float:
+    top_p = check_number(top_p, "top_p (0 or 1 = off)", 0, above=True)
+    if top_p > 1:
+        raise ValueError(f"top_p must be in (0, 1] (0 or 1 = off), got {top_p!r}")
+    return top_p
 
 
 class SamplingExplorer(View):
@@ -105,9 +125,9 @@ class SamplingExplorer(View):
         self.tokens = check_tokens(tokens if tokens is not None else [str(i) for i in range(self.logits.size)])
         if len(self.tokens) != self.logits.size:
             raise ValueError(f"got {len(self.tokens)} token strings for {self.logits.size} logits; pass one per entry")
-        self.previous_ids = [int(i) for i in previous_ids]
-        self.show = min(int(show), self.logits.size)
-        self._rng = np.random.default_rng(seed)
+        self.previous_ids = check_ids(previous_ids, self.logits.size, "previous_ids")
+        self.show = min(check_int(show, "show", 1), self.logits.size)
+        self._rng = np.random.default_rng(check_int(seed, "seed", 0))
         self.settings = dict(temperature=1.0, top_k=None, top_p=None, repetition_penalty=1.0)
         self.last_sample = None
         self._widget = None
@@ -121,12 +141,7 @@ class SamplingExplorer(View):
         unknown = set(settings) - set(self.settings)
         if unknown:
             raise TypeError(f"unknown settings {sorted(unknown)}; use {sorted(self.settings)}")
-        s = {**self.settings, **settings}
-        s["top_k"] = int(s["top_k"]) if s["top_k"] else None
-        s["top_p"] = float(s["top_p"]) if s["top_p"] and s["top_p"] < 1 else None
-        if s["temperature"] < 0 or s["repetition_penalty"] <= 0 or (s["top_k"] is not None and s["top_k"] < 0):
-            raise ValueError(f"need temperature >= 0, repetition_penalty > 0, top_k >= 0; got {s}")
-        self.settings = s
+        self.settings = checked_settings(**{**self.settings, **settings})
         if self._widget is not None:
             self._pane.show(self.figure())
 
