@@ -210,9 +210,11 @@ def download(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
     endpoint = constants.ENDPOINT  # $HF_ENDPOINT, read when huggingface_hub was imported
     url = hf_hub_url(weights.repo_id, weights.filename, revision=weights.revision)
 
+    size = f"{weights.size_mb} MB" if weights.size_mb < 1000 else f"{weights.size_mb / 1000:.1f} GB"
+
     def error(problem: str) -> WeightsNotFoundError:
         return WeightsNotFoundError(
-            f"Cannot load GPT-2 {name!r}: {problem}. It needs {weights.filename} (about {weights.size_mb} MB) "
+            f"Cannot load GPT-2 {name!r}: {problem}. It needs {weights.filename} (about {size}) "
             f"from {url}, stored in the Hugging Face cache {cache} (set HF_HUB_CACHE or HF_HOME to move it). "
             f"Fix: run GPT.from_pretrained({name!r}) once with internet (HF_HUB_OFFLINE unset; HF_ENDPOINT may name a mirror), "
             f"or download that URL on another machine and pass the file: GPT.from_pretrained('/path/to/{weights.filename}')."
