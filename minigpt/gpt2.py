@@ -1,9 +1,10 @@
 """OpenAI's GPT-2 in our GPT: download the pretrained weights, or read them from disk, and load them.
 
-    >>> from minigpt.model import GPT
-    >>> from minigpt.tokenizers import TiktokenTokenizer
-    >>> model = GPT.from_pretrained("gpt2")        # 124M parameters; downloaded once, about 548 MB
-    >>> tokenizer = TiktokenTokenizer("gpt2")      # GPT-2's tokenizer: every GPT-2 size uses it
+    from minigpt.model import GPT
+    from minigpt.tokenizers import TiktokenTokenizer
+
+    model = GPT.from_pretrained("gpt2")        # 124M parameters; downloaded once, about 548 MB
+    tokenizer = TiktokenTokenizer("gpt2")      # GPT-2's tokenizer: every GPT-2 size uses it
 
 Three steps, one per section below:
 
@@ -103,7 +104,8 @@ def gpt2_config_from_json(hf: dict) -> GPTConfig:
         "scale_attn_weights": (hf.get("scale_attn_weights", True), (True,)),
         "scale_attn_by_inverse_layer_idx": (hf.get("scale_attn_by_inverse_layer_idx", False), (False,)),
     }
-    wrong = [f"{key}={value!r} (we compute {ours[0]!r})" for key, (value, ours) in unsupported.items() if value not in ours]
+    wrong = [f"{key}={value!r} (we compute {ours[0]!r})"
+             for key, (value, ours) in unsupported.items() if value not in ours]
     if wrong:
         raise ValueError("this GPT-2 variant computes something our GPT does not: " + ", ".join(wrong))
     n_embd, n_inner = hf["n_embd"], hf.get("n_inner") or 4 * hf["n_embd"]
@@ -132,7 +134,8 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, GPTConfig | None]:
     if (path / WEIGHTS_FILE).is_file():
         files = [path / WEIGHTS_FILE]
     elif (path / INDEX_FILE).is_file():
-        files = [path / name for name in sorted(set(json.loads((path / INDEX_FILE).read_text())["weight_map"].values()))]
+        shards = json.loads((path / INDEX_FILE).read_text())["weight_map"].values()  # tensor name -> file
+        files = [path / name for name in sorted(set(shards))]
     else:
         raise FileNotFoundError(f"{path} holds neither {WEIGHTS_FILE} nor {INDEX_FILE}; "
                                 f"save a model there with GPT2LMHeadModel.save_pretrained({str(path)!r})")
@@ -167,8 +170,8 @@ PRETRAINED: dict[str, HubWeights] = {
 }
 
 # huggingface_hub waits up to 10 s for an unreachable hub and then retries for 20 s more; we ask
-# once, briefly, so that being offline is reported at once.
-HEAD_TIMEOUT_S = 4.0
+# once, briefly, so that being offline is reported at once. HF_HUB_ETAG_TIMEOUT overrides it.
+HEAD_TIMEOUT_S = float(os.environ.get("HF_HUB_ETAG_TIMEOUT", 4))
 
 
 class WeightsNotFoundError(DataNotFoundError):
@@ -190,6 +193,26 @@ def _remove_from_cache(pointer: Path) -> None:
         pass
 
 
+def _hub_weights(name: str) -> HubWeights:
+    if name not in PRETRAINED:
+        raise ValueError(f"unknown GPT-2 size {name!r}; choose one of {', '.join(PRETRAINED)}")
+    return PRETRAINED[name]
+
+
+def cached(name: str, cache_dir: str | os.PathLike | None = None) -> Path | None:
+    """The cached weights file of GPT-2 size ``name``, or None if it is not downloaded yet. No network.
+
+    For code that should only use the weights when they are already there:
+    ``if cached("gpt2"): model = GPT.from_pretrained("gpt2")``.
+    """
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    weights = _hub_weights(name)
+    found = try_to_load_from_cache(weights.repo_id, weights.filename, cache_dir=cache_dir or constants.HF_HUB_CACHE,
+                                   revision=weights.revision)
+    return Path(found) if isinstance(found, str) else None
+
+
 def download(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
     """The local path of GPT-2 size ``name``'s weights, downloaded into the hub cache if needed.
 
@@ -198,14 +221,12 @@ def download(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
     ``hf_hub_download`` fetches it, and the file's sha256 must equal that ETag (and the pinned
     sha256, where we have one). A file that does not match is deleted from the cache.
     """
-    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_download, hf_hub_url, try_to_load_from_cache
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
     from huggingface_hub.utils import HfHubHTTPError, OfflineModeIsEnabled
 
-    weights = PRETRAINED[name]
-    cache = Path(cache_dir or constants.HF_HUB_CACHE)
-    cached = try_to_load_from_cache(weights.repo_id, weights.filename, cache_dir=cache, revision=weights.revision)
-    if isinstance(cached, str):
-        return Path(cached)
+    weights, cache = _hub_weights(name), Path(cache_dir or constants.HF_HUB_CACHE)
+    if (path := cached(name, cache)) is not None:
+        return path
 
     endpoint = constants.ENDPOINT  # $HF_ENDPOINT, read when huggingface_hub was imported
     url = hf_hub_url(weights.repo_id, weights.filename, revision=weights.revision)
@@ -216,8 +237,9 @@ def download(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
         return WeightsNotFoundError(
             f"Cannot load GPT-2 {name!r}: {problem}. It needs {weights.filename} (about {size}) "
             f"from {url}, stored in the Hugging Face cache {cache} (set HF_HUB_CACHE or HF_HOME to move it). "
-            f"Fix: run GPT.from_pretrained({name!r}) once with internet (HF_HUB_OFFLINE unset; HF_ENDPOINT may name a mirror), "
-            f"or download that URL on another machine and pass the file: GPT.from_pretrained('/path/to/{weights.filename}')."
+            f"Fix: run GPT.from_pretrained({name!r}) once with internet (HF_HUB_OFFLINE unset; "
+            f"HF_ENDPOINT may name a mirror), or download that URL on another machine and pass the file: "
+            f"GPT.from_pretrained('/path/to/{weights.filename}')."
         )
 
     try:  # HEAD /{repo}/resolve/{revision}/{file}: the file's ETag (= its sha256) and size, no body
@@ -228,7 +250,8 @@ def download(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
         status = e.response.status_code if e.response is not None else "an error"
         raise error(f"the hub at {endpoint} answered {status} for it") from None
     except Exception as e:  # connection refused, DNS failure, timeout: the HTTP library's own exception types
-        raise error(f"it is not in the cache and the hub at {endpoint} cannot be reached ({type(e).__name__})") from None
+        unreachable = f"it is not in the cache and the hub at {endpoint} cannot be reached ({type(e).__name__})"
+        raise error(unreachable) from None
     if weights.sha256 is not None and expected != weights.sha256:
         raise error(f"the hub at {endpoint} says its sha256 is {expected}, but the pinned one is {weights.sha256} "
                     "(a mirror serving other files?)")

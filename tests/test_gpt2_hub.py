@@ -135,7 +135,8 @@ def hub(tiny, tmp_path, monkeypatch):
     fake = FakeHub(tiny[1])
     constants = huggingface_hub.constants
     monkeypatch.setattr(constants, "ENDPOINT", fake.endpoint)
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", fake.endpoint + "/{repo_id}/resolve/{revision}/{filename}")
+    template = fake.endpoint + "/{repo_id}/resolve/{revision}/{filename}"  # hf_hub_url's, made from ENDPOINT at import
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "AGENT_HARNESSES_PATH", str(tmp_path / "agents.json"), raising=False)  # 1.x+
@@ -152,8 +153,10 @@ def cache_files(tmp_path):
 
 
 def test_download_verifies_caches_and_loads(hub, tiny, tmp_path):
+    assert gpt2.cached("tiny") is None
     model = GPT.from_pretrained("tiny")
     assert_same_logits(model, tiny[0])
+    assert gpt2.cached("tiny") == tmp_path / f"hub/models--test--tiny-gpt2/snapshots/{REVISION}/model.safetensors"
     blob = Path("hub/models--test--tiny-gpt2/blobs") / hub.etag  # the file is stored under its sha256
     snapshot = Path(f"hub/models--test--tiny-gpt2/snapshots/{REVISION}/model.safetensors")
     assert set(cache_files(tmp_path)) >= {blob, snapshot}
@@ -173,9 +176,13 @@ def test_dropped_connection_is_resumed(hub, tiny, monkeypatch):
     chunk = 64 * 1024
     monkeypatch.setattr(huggingface_hub.constants, "DOWNLOAD_CHUNK_SIZE", chunk)
     hub.cut_first_get_at = len(hub.data) // 2
-    assert_same_logits(GPT.from_pretrained("tiny"), tiny[0])
-    # It resumes within the call, asking for the rest with a Range request. (Since huggingface_hub 1.x
-    # a partial file does not outlive the call: a new call after an interrupted one starts from zero.)
+    try:  # current huggingface_hub resumes within the call (and deletes a partial file when it gives up)
+        model = GPT.from_pretrained("tiny")
+    except WeightsNotFoundError as e:  # 0.23 (on requests) gave up at once but kept <blob>.incomplete for the next call
+        assert "the download failed" in str(e)
+        model = GPT.from_pretrained("tiny")
+    assert_same_logits(model, tiny[0])
+    # Either way the rest is asked for with a Range request
     resumed_at = hub.cut_first_get_at // chunk * chunk
     assert [r[3] for r in hub.gets()] == [None, f"bytes={resumed_at}-"]
 
@@ -216,8 +223,9 @@ def test_offline_without_cache_is_one_clear_line_at_once(hub, tmp_path):
                          ids=["HF_HUB_OFFLINE", "unreachable-HF_ENDPOINT"])
 def test_offline_message_in_a_fresh_python(env, tmp_path):
     """As a learner sees it: environment variables, not patched constants; one line, no HTTP traceback, < 5 s."""
-    script = ("import sys, time\nfrom minigpt.model import GPT\nt = time.perf_counter()\n"
-              "try:\n    GPT.from_pretrained('gpt2')\nfinally:\n    print(f'seconds {time.perf_counter() - t:.2f}', file=sys.stderr)\n")
+    script = "\n".join(["import sys, time", "from minigpt.model import GPT", "t = time.perf_counter()",
+                        "try:", "    GPT.from_pretrained('gpt2')",
+                        "finally:", "    print(f'seconds {time.perf_counter() - t:.2f}', file=sys.stderr)"])
     env = {"PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path), "HF_HUB_OFFLINE": "0", **env}
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     lines = result.stderr.strip().splitlines()

@@ -98,7 +98,8 @@ def test_kv_cache_and_capture_work_on_a_loaded_model(tmp_path):
     with torch.no_grad():
         full, _ = model(idx)
         cache = model.new_kv_cache(1)  # a prompt of 12, then one token at a time
-        steps = [model(idx[:, :12], kv_cache=cache)[0]] + [model(idx[:, t : t + 1], kv_cache=cache)[0] for t in range(12, 20)]
+        steps = [model(idx[:, :12], kv_cache=cache)[0]]
+        steps += [model(idx[:, t : t + 1], kv_cache=cache)[0] for t in range(12, 20)]
         assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
 
         with capture(model) as cap:
