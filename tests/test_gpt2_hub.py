@@ -39,8 +39,8 @@ FILE_URL = f"/{REPO}/resolve/{REVISION}/model.safetensors"
 class FakeHub:
     """Two loopback HTTP servers that serve one file the way huggingface.co and its CDN do.
 
-    Knobs for the tests: ``etag`` (what the hub claims the sha256 is), ``cut_first_get_at``
-    (close the first GET after that many bytes), ``requests`` (what was asked, in order).
+    Knobs for the tests: ``data`` (the bytes the CDN sends), ``etag`` (the sha256 the hub claims),
+    ``cut_first_get_at`` (close the first GET after that many bytes); ``requests`` records what was asked.
     """
 
     def __init__(self, data: bytes):
