@@ -56,8 +56,23 @@ def test_wrong_shape_and_exceptions_are_reported_not_raised():
     assert not weights_only.passed and "shape" in weights_only.message
     raising = check_attention(lambda q, k, v, causal: 1 / 0)
     assert not raising.passed and "ZeroDivisionError" in raising.message
-    not_tensor = check_attention(lambda q, k, v, causal: attention(q, k, v, causal).numpy())
-    assert not not_tensor.passed and "torch.Tensor" in not_tensor.message
+    not_tensor = check_attention(lambda q, k, v, causal: attention(q, k, v, causal).tolist())
+    assert not not_tensor.passed and "returned a list" in not_tensor.message and "torch.Tensor" in not_tensor.message
+    as_numpy = check_attention(lambda q, k, v, causal: attention(q, k, v, causal).numpy())
+    assert as_numpy.passed, repr(as_numpy)
+
+
+def test_calling_the_reference_itself_fails():
+    result = check_attention(lambda q, k, v, causal: F.scaled_dot_product_attention(q, k, v, is_causal=causal))
+    assert not result.passed and "scaled_dot_product_attention" in result.message and "q @ k" in result.hint
+    from minigpt.attention import attend  # the package's fast path calls it too
+
+    result = check_attention(lambda q, k, v, causal: attend(q, k, v, is_causal=causal)[0])
+    assert not result.passed and "scaled_dot_product_attention" in result.message
+
+
+def test_multi_head_may_use_the_library_attention():
+    assert check_multi_head(multi_head).passed  # multi_head above calls F.scaled_dot_product_attention
 
 
 def multi_head(x, attn, *, transpose=True, project=True):

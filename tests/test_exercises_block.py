@@ -41,7 +41,10 @@ def test_block_params_mistakes_fail_with_named_hint():
     no_norms = check_block_params(lambda C: block_params(C) - 4 * C)
     assert not no_norms.passed and "LayerNorms" in no_norms.hint
     assert not check_block_params(lambda C: 12 * C * C + 13 * C + 1).passed
-    not_int = check_block_params(lambda C: float(block_params(C)))
-    assert not not_int.passed and "int" in not_int.message
+    assert check_block_params(lambda C: float(block_params(C))).passed  # 4.0 is a whole number: fine
+    not_whole = check_block_params(lambda C: block_params(C) + 0.5)
+    assert not not_whole.passed and "whole number" in not_whole.message
+    not_a_number = check_block_params(lambda C: str(block_params(C)))
+    assert not not_a_number.passed and "returned a str" in not_a_number.message
     raising = check_block_params(lambda C: undefined_name)  # noqa: F821
     assert not raising.passed and "NameError" in raising.message

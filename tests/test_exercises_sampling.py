@@ -51,12 +51,36 @@ def test_distinct_ngram_ratio_reference():
 def test_distinct_ngram_check_passes_solution_and_fails_mistake():
     def solution(ids, n):
         grams = [tuple(ids[i : i + n]) for i in range(len(ids) - n + 1)]
-        return len(set(grams)) / len(grams)
+        return len(set(grams)) / len(grams) if grams else 1.0
 
     def off_by_one(ids, n):  # misses the last n-gram
         grams = [tuple(ids[i : i + n]) for i in range(len(ids) - n)]
-        return len(set(grams)) / len(grams)
+        return len(set(grams)) / len(grams) if grams else 1.0
 
     assert check_distinct_ngram_ratio(solution).passed
     assert not check_distinct_ngram_ratio(off_by_one).passed
     assert not check_distinct_ngram_ratio(lambda ids, n: len(set(ids)) / len(ids)).passed
+
+
+def test_distinct_ngram_check_tests_sequences_shorter_than_n():
+    def divides_by_zero(ids, n):  # right on long inputs, but no n-grams means 0 / 0
+        grams = [tuple(ids[i : i + n]) for i in range(len(ids) - n + 1)]
+        return len(set(grams)) / len(grams)
+
+    result = check_distinct_ngram_ratio(divides_by_zero)
+    assert not result.passed and "ZeroDivisionError" in result.message and "shorter than n" in result.hint
+
+    def zero_when_short(ids, n):
+        grams = [tuple(ids[i : i + n]) for i in range(len(ids) - n + 1)]
+        return len(set(grams)) / len(grams) if grams else 0.0
+
+    result = check_distinct_ngram_ratio(zero_when_short)
+    assert not result.passed and "shorter than n" in result.hint
+
+
+def test_distinct_ngram_check_rejects_nan_and_accepts_numpy():
+    import numpy as np
+
+    nan = check_distinct_ngram_ratio(lambda ids, n: float("nan"))
+    assert not nan.passed and "nan" in nan.message
+    assert check_distinct_ngram_ratio(lambda ids, n: np.float64(distinct_ngram_ratio(ids, n))).passed

@@ -32,3 +32,19 @@ def passed(message: str) -> Result:
 
 def failed(message: str, hint: str = "") -> Result:
     return Result(False, message, hint)
+
+
+def with_reference(*solutions):
+    """Decorator: attach the reference solution(s) to a check, as ``check.reference`` (a tuple with one
+    function per learner function the check takes, in the same order and with the same signature).
+
+    The package's own, worked answer to each exercise: a notebook can fall back on it while the
+    learner's version does not pass yet (``minigpt.exercises.solutions.passing_or_reference``), and
+    the tests check that every check passes its reference, whatever form its answer takes.
+    """
+
+    def attach(check):
+        check.reference = solutions
+        return check
+
+    return attach

@@ -1,45 +1,214 @@
-"""Helpers shared by the tensor-valued exercise checks: call the learner's code safely, check
-the output's type and shape, and name the mistake when a wrong answer matches a known one."""
+"""Helpers shared by every exercise check: call the learner's code safely, turn its answer into
+something we can compare, and say exactly what came back when it is not what we asked for.
+
+A check must be *fair*: a correct answer passes however it is written down. So an answer may be a
+torch tensor or a numpy array, in any float dtype, on any device, with or without ``requires_grad``;
+numbers may be Python or numpy numbers. The helpers below normalise all of that before comparing:
+
+    answer = tensor_answer(out, (B, T, C), "attention")   # -> (float32 CPU tensor, tolerance) or a Result
+    count = number_answer(out, "count_block_params(64)", integer=True)   # -> int or a Result
+
+And a check must *never crash*: whatever the learner's function does (raise, return None, return
+NaN) the check returns a NOT YET :class:`Result` whose message says what happened, telling
+"your function returned None" apart from "your function raised ZeroDivisionError".
+"""
 
 from __future__ import annotations
 
+import math
+import numbers
+
+import numpy as np
 import torch
 
 from minigpt.exercises._result import Result, failed
 
 ATOL = 1e-5  # the learner's answer must match ours this closely (float32)
 
+# Low-precision dtypes round every number they store, so an answer computed in them can only match to
+# about their precision: float16 keeps ~3 decimal digits (eps 1e-3), bfloat16 ~2 (eps 8e-3). The tolerance
+# is a few eps, far below the size of any mistake the checks look for (those differ by 0.1 or more).
+_TOLERANCE = {torch.float16: 1e-2, torch.bfloat16: 5e-2}
 
-def diagnose(out, expected, mistakes, generic_hint, nan_hint="print the intermediate tensors to find where NaN appears."):
+NOT_IMPLEMENTED = "not implemented yet — replace `raise NotImplementedError()` with your code, then run this cell again."
+_NOT_IMPLEMENTED_HINT = "the steps are in the text above the exercise; the solution is one click away below it."
+
+
+def tolerance(dtype: torch.dtype) -> float:
+    """How closely an answer stored in ``dtype`` must match: ATOL for float32/float64, looser below."""
+    return _TOLERANCE.get(dtype, ATOL)
+
+
+def not_implemented() -> Result:
+    """The friendly NOT YET of an exercise whose stub still raises NotImplementedError."""
+    return failed(NOT_IMPLEMENTED, _NOT_IMPLEMENTED_HINT)
+
+
+def call_learner(fn, *args, hint: str = "run it on small tensors in a cell of its own and print the shape after each step.",
+                 name: str = "your function", **kwargs):
+    """fn(*args, **kwargs), or a failed Result explaining the exception it raised.
+
+    ``raise NotImplementedError`` (an exercise stub not done yet) gets :func:`not_implemented`.
+    """
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        return not_implemented()
+    except Exception as error:  # the learner's code: report, never crash the notebook
+        return failed(f"{name} raised {type(error).__name__}: {error}", hint)
+
+
+def describe(value) -> str:
+    """What a value is, in words a learner recognises: 'None', 'a list of 3 items', 'a float64 numpy
+    array of shape (2, 3)', 'a torch.float16 tensor of shape (4,)', "a str ('36 MB')"."""
+    if value is None:
+        return "None"
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} numpy array of shape {value.shape}"
+    if isinstance(value, (list, tuple, dict, set)):
+        n = len(value)
+        return f"a {type(value).__name__} of {n} item{'s' if n != 1 else ''}"
+    text = repr(value)
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return f"a {type(value).__module__ + '.' if type(value).__module__ == 'numpy' else ''}{type(value).__name__} ({text})"
+
+
+def returned(value, what: str, expected: str, hint: str = "") -> Result:
+    """NOT YET for an answer of the wrong kind: '{what} returned None; expected a torch.Tensor.'"""
+    if value is None:
+        hint = "did you forget the `return` at the end of your function? " + hint
+    return failed(f"{what} returned {describe(value)}; expected {expected}.", hint.strip())
+
+
+def as_tensor(value) -> torch.Tensor | None:
+    """A detached CPU torch tensor holding ``value`` (a tensor on any device, or a numpy array), else None."""
+    if isinstance(value, torch.Tensor):
+        if type(value) is not torch.Tensor:  # a subclass (e.g. a check's watched table): a plain tensor
+            value = value.as_subclass(torch.Tensor)
+        return value.detach().cpu()
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        try:
+            return torch.from_numpy(np.ascontiguousarray(value))
+        except TypeError:  # a numpy dtype torch has no equivalent for (strings, ...)
+            return None
+    return None
+
+
+def non_finite(t: torch.Tensor, what: str = "your output", nan_hint: str = "") -> Result | None:
+    """NOT YET if the float tensor ``t`` holds NaN or ±inf, else None."""
+    if not t.is_floating_point():
+        return None
+    if torch.isnan(t).any():
+        return failed(f"{what} contains NaN.", nan_hint or "print the intermediate tensors to find where NaN appears.")
+    if torch.isinf(t).any():
+        return failed(f"{what} contains inf.", "print the intermediate tensors to find where the numbers blow up.")
+    return None
+
+
+def tensor_answer(out, expected_shape, what, shape_hint="", *, cast: torch.dtype | None = torch.float32,
+                  nan_hint: str = "", finite: bool = True):
+    """``(tensor, tolerance)`` ready to compare with the reference, or a failed Result saying what is wrong.
+
+    ``out`` may be a torch tensor or numpy array of any dtype, device and ``requires_grad``. A float
+    answer is cast to ``cast`` (float32 by default; ``cast=None`` keeps the dtype) and must be finite
+    (unless ``finite=False``); the tolerance fits the dtype the learner computed in.
+    """
+    if isinstance(out, Result):
+        return out
+    t = as_tensor(out)
+    if t is None and tuple(expected_shape) == () and isinstance(out, numbers.Real) and not _is_bool(out):
+        t = torch.tensor(float(out), dtype=torch.float64)  # one number asked for: a plain Python/numpy number is fine
+    if t is None:
+        return returned(out, what, "a torch.Tensor (or a numpy array)",
+                        "return the tensor itself (not a list, a tuple or a number).")
+    if tuple(t.shape) != tuple(expected_shape):
+        return failed(f"{what} returned shape {tuple(t.shape)}, expected {tuple(expected_shape)}.", shape_hint)
+    if t.is_complex():
+        return returned(out, what, "real numbers", "complex numbers are not needed here.")
+    atol = tolerance(t.dtype)
+    if finite:
+        problem = non_finite(t, "your output", nan_hint)
+        if problem is not None:
+            return problem
+    elif t.is_floating_point() and torch.isnan(t).any():
+        return failed("your output contains NaN.", nan_hint or "print the intermediate tensors to find where NaN appears.")
+    if cast is not None and t.is_floating_point():
+        t = t.to(cast)
+    return t, atol
+
+
+def close(out: torch.Tensor, expected: torch.Tensor, atol: float = ATOL) -> bool:
+    """allclose in float32, whatever the two dtypes: ``atol`` absolute plus the same relative slack when
+    the answer was computed in low precision (atol > ATOL), so large values are judged fairly too."""
+    rtol = atol if atol > ATOL else 1e-5
+    return torch.allclose(out.float(), expected.float(), atol=atol, rtol=rtol)
+
+
+def diagnose(out, expected, mistakes, generic_hint, nan_hint="print the intermediate tensors to find where NaN appears.",
+             atol: float = ATOL):
     """A failed Result for a wrong ``out``: the hint of the first known mistake (list of (output, hint)) that
     ``out`` matches, else ``generic_hint``."""
+    out, expected = out.float(), expected.float()
     if torch.isnan(out).any():
         return failed("your output contains NaN.", nan_hint)
     for wrong, hint in mistakes:
-        if wrong.shape == out.shape and torch.allclose(out, wrong, atol=ATOL):
+        if wrong.shape == out.shape and close(out, wrong, atol):
             return failed(f"close, but not the same as the reference (max difference "
                           f"{(out - expected).abs().max().item():.3g}).", hint)
     return failed(f"the output differs from the reference by up to {(out - expected).abs().max().item():.3g}.",
                   generic_hint)
 
 
-def call_learner(fn, *args, **kwargs):
-    """fn(*args, **kwargs), or a failed Result explaining the exception it raised."""
-    try:
-        return fn(*args, **kwargs)
-    except Exception as error:  # the learner's code: report, never crash the notebook
-        return failed(f"your function raised {type(error).__name__}: {error}",
-                      "run it on small tensors in a cell of its own and print the shape after each step.")
-
-
 def check_tensor(out, expected_shape, what, shape_hint=""):
-    """None if ``out`` is a tensor of the expected shape, else a failed Result saying what is wrong."""
-    if isinstance(out, Result):
-        return out
-    if not isinstance(out, torch.Tensor):
-        return failed(f"{what} should return a torch.Tensor, got {type(out).__name__}.",
-                      "return the tensor itself (not a tuple or a numpy array).")
-    if tuple(out.shape) != tuple(expected_shape):
-        return failed(f"{what} returned shape {tuple(out.shape)}, expected {tuple(expected_shape)}.",
-                      shape_hint)
-    return None
+    """None if ``out`` is a tensor or array of the expected shape, else a failed Result saying what is wrong.
+
+    Kept for callers that only need the verdict; :func:`tensor_answer` also returns the tensor to compare.
+    """
+    answer = tensor_answer(out, expected_shape, what, shape_hint, cast=None, finite=False)
+    return answer if isinstance(answer, Result) else None
+
+
+def _is_bool(value) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+def number_answer(value, what: str, *, integer: bool = False, hint: str = ""):
+    """``value`` as a Python number, or a failed Result. Python and numpy ints/floats and 0-d tensors or
+    arrays count; a bool does not (``True == 1``, but it is not a count), nor NaN or inf. With
+    ``integer=True`` the number must be whole (``4.0`` is fine: a float that holds a whole number)."""
+    if isinstance(value, Result):
+        return value
+    t = as_tensor(value)
+    if t is not None and t.dim() == 0 and t.dtype != torch.bool:
+        value = t.item()
+    if not isinstance(value, numbers.Real) or _is_bool(value):
+        return returned(value, what, "a whole number" if integer else "a number", hint)
+    if not math.isfinite(value):
+        return failed(f"{what} returned {value}, not a finite number.", hint or "print the intermediate values.")
+    if integer:
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if not float(value).is_integer():
+            return failed(f"{what} returned {value!r}; expected a whole number.", hint)
+        return int(value)
+    return value
+
+
+def int_list_answer(value, what: str, hint: str = ""):
+    """``value`` as a list of Python ints, or a failed Result. A list or tuple of ints (Python or numpy)
+    counts, and so does a 1-D integer tensor or numpy array; floats, bools and nested lists do not."""
+    if isinstance(value, Result):
+        return value
+    t = as_tensor(value)
+    if t is not None:
+        if t.dim() != 1 or t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+            return returned(value, what, "a list of ints", hint)
+        return t.tolist()
+    if not isinstance(value, (list, tuple)):
+        return returned(value, what, "a list of ints", hint)
+    if not all(isinstance(i, numbers.Integral) and not _is_bool(i) for i in value):
+        bad = next(i for i in value if not isinstance(i, numbers.Integral) or _is_bool(i))
+        return failed(f"{what} should be a list of ints, but it holds {bad!r}.", hint)
+    return [int(i) for i in value]

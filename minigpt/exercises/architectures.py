@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from minigpt.exercises._result import Result, failed, passed
-from minigpt.exercises._tensor_checks import call_learner, check_tensor
+from minigpt.exercises._result import Result, failed, passed, with_reference
+from minigpt.exercises._tensor_checks import call_learner, check_tensor, int_list_answer, returned, tensor_answer
 
 _VISIBILITY_HINT = (
     "row i is the query token, column j the key token. An encoder (causal=False) lets every token see "
@@ -34,37 +34,65 @@ def model_visibility(T: int, causal: bool) -> torch.Tensor:
     return cap.attention[0][0, 0] > 0  # batch 0, head 0: [T_q, T_k]
 
 
+def visibility(T: int, causal: bool) -> torch.Tensor:
+    """BoolTensor [T, T], True where query i may attend to key j: all of it (encoder), j <= i (decoder)."""
+    allowed = torch.ones(T, T, dtype=torch.bool)
+    return allowed.tril() if causal else allowed
+
+
+def _as_mask(out, name: str):
+    """The learner's mask as a BoolTensor, or a failed Result. True/False, or 1/0 in any number dtype,
+    are a mask; other numbers are not: ``.bool()`` would read every non-zero number (an attention weight,
+    a random number) as True, and an all-True "mask" would pass for the encoder without being one."""
+    answer = tensor_answer(out, out.shape if hasattr(out, "shape") else (), name, cast=None)
+    if isinstance(answer, Result):
+        return answer
+    mask, _ = answer
+    if mask.dtype != torch.bool and not ((mask == 0) | (mask == 1)).all():
+        odd = mask[(mask != 0) & (mask != 1)].flatten()[0].item()
+        return failed(f"{name} should hold True/False (or 1/0), but it holds {odd:.3g}.",
+                      "a mask says yes or no per (query, key) pair: build it with dtype=torch.bool. " + _VISIBILITY_HINT)
+    return mask.bool()
+
+
+@with_reference(visibility)
 def check_visibility(fn, T: int = 6) -> Result:
-    """Check ``fn(T, causal) -> BoolTensor [T, T]`` (True = query i may attend to key j) for both kinds of model."""
-    for causal in (False, True):
-        expected = model_visibility(T, causal)
-        out = call_learner(fn, T, causal)
-        name = f"visibility({T}, causal={causal})"
-        problem = check_tensor(out, (T, T), name, "one row per query token and one column per key token: [T, T].")
-        if problem is not None:
-            return problem
-        out = out.bool()
-        if torch.equal(out, expected):
-            continue
-        if causal and torch.equal(out, expected.T):
-            return failed(f"{name} is transposed: it lets tokens see the future.",
-                          "row i = query: token i sees positions j <= i, the lower triangle (.tril()), not .triu().")
-        if causal and torch.equal(out, expected.tril(-1)):
-            return failed(f"{name} hides each token from itself.",
-                          "the diagonal belongs in: token i sees j <= i (tril(), not tril(-1)).")
-        kind = "decoder (causal)" if causal else "encoder (bidirectional)"
-        return failed(f"{name} does not match what the {kind} model attends to.", _VISIBILITY_HINT)
+    """Check ``fn(T, causal) -> BoolTensor [T, T]`` (True = query i may attend to key j) for both kinds of model,
+    at length T and at two other lengths (a mask of one fixed size is not the answer)."""
+    for size in dict.fromkeys((T, 1, 4)):
+        for causal in (False, True):
+            expected = model_visibility(size, causal)
+            out = call_learner(fn, size, causal)
+            name = f"visibility({size}, causal={causal})"
+            problem = check_tensor(out, (size, size), name, "one row per query token and one column per key token: [T, T].")
+            if problem is not None:
+                return problem
+            out = _as_mask(out, name)
+            if isinstance(out, Result):
+                return out
+            if torch.equal(out, expected):
+                continue
+            if causal and torch.equal(out, expected.T):
+                return failed(f"{name} is transposed: it lets tokens see the future.",
+                              "row i = query: token i sees positions j <= i, the lower triangle (.tril()), not .triu().")
+            if causal and torch.equal(out, expected.tril(-1)):
+                return failed(f"{name} hides each token from itself.",
+                              "the diagonal belongs in: token i sees j <= i (tril(), not tril(-1)).")
+            kind = "decoder (causal)" if causal else "encoder (bidirectional)"
+            return failed(f"{name} does not match what the {kind} model attends to.", _VISIBILITY_HINT)
     return passed("your masks match the attention a real GPT computes: encoders see both ways, decoders only back.")
 
 
 def _as_list(value, name: str):
-    if isinstance(value, torch.Tensor):
-        value = value.tolist()
-    if not isinstance(value, (list, tuple)) or not all(isinstance(i, int) for i in value):
-        return failed(f"{name} should be a list of ints, got {value!r}.", "return two lists of token ids.")
-    return list(value)
+    return int_list_answer(value, name, "return two lists of token ids.")
 
 
+def teacher_forcing(target_ids: list[int], bos_id: int, eos_id: int) -> tuple[list[int], list[int]]:
+    """(decoder_input, decoder_targets) = ([BOS] + target, target + [EOS])."""
+    return [bos_id, *target_ids], [*target_ids, eos_id]
+
+
+@with_reference(teacher_forcing)
 def check_teacher_forcing(fn, bos_id: int = 1, eos_id: int = 2) -> Result:
     """Check ``fn(target_ids, bos_id, eos_id) -> (decoder_input, decoder_targets)`` on a few targets.
 
@@ -78,9 +106,9 @@ def check_teacher_forcing(fn, bos_id: int = 1, eos_id: int = 2) -> Result:
         answer = call_learner(fn, list(target), bos_id, eos_id)
         if isinstance(answer, Result):
             return answer
-        if not isinstance(answer, tuple) or len(answer) != 2:
-            return failed(f"return a pair (decoder_input, decoder_targets), got {type(answer).__name__}.",
-                          "end with: return decoder_input, decoder_targets")
+        if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+            return returned(answer, "teacher_forcing", "a pair (decoder_input, decoder_targets)",
+                            "end with: return decoder_input, decoder_targets")
         got_in, got_out = (_as_list(a, n) for a, n in zip(answer, ("decoder_input", "decoder_targets")))
         for got in (got_in, got_out):
             if isinstance(got, Result):

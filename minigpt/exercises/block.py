@@ -10,11 +10,17 @@ import torch
 
 from minigpt.block import Block
 from minigpt.config import GPTConfig
-from minigpt.exercises._result import Result, failed, passed
-from minigpt.exercises._tensor_checks import ATOL, call_learner, check_tensor, diagnose
+from minigpt.exercises._result import Result, failed, passed, with_reference
+from minigpt.exercises._tensor_checks import call_learner, close, diagnose, number_answer, tensor_answer
 from minigpt.norm import RMSNorm
 
 
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """RMSNorm of x [..., C]: x / sqrt(mean(x², last axis) + eps) * weight."""
+    return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps) * weight
+
+
+@with_reference(rms_norm)
 def check_rms_norm(fn, *, seed: int = 0) -> Result:
     """Check ``fn(x, weight, eps) -> y`` on x [B, T, C]: y = x / sqrt(mean(x², last axis) + eps) * weight."""
     g = torch.Generator().manual_seed(seed)
@@ -27,10 +33,12 @@ def check_rms_norm(fn, *, seed: int = 0) -> Result:
         expected = norm(x)
     weight, eps = norm.weight.detach(), norm.eps
     out = call_learner(fn, x.clone(), weight.clone(), eps)
-    problem = check_tensor(out, expected.shape, "rms_norm", "RMSNorm keeps the shape of x: [B, T, C].")
-    if problem is not None:
-        return problem
-    if torch.allclose(out, expected, atol=ATOL):
+    answer = tensor_answer(out, expected.shape, "rms_norm", "RMSNorm keeps the shape of x: [B, T, C].",
+                           nan_hint="a token whose numbers are all 0 is divided by 0 unless eps is added first.")
+    if isinstance(answer, Result):
+        return answer
+    out, atol = answer
+    if close(out, expected, atol):
         return passed("your RMSNorm matches minigpt.norm.RMSNorm.")
     ms = x.pow(2).mean(-1, keepdim=True)
     centred = x - x.mean(-1, keepdim=True)
@@ -44,7 +52,7 @@ def check_rms_norm(fn, *, seed: int = 0) -> Result:
         (x * torch.rsqrt(x.pow(2).sum(-1, keepdim=True) + eps) * weight, "take the MEAN of x² over the channels, not the sum."),
     ]
     return diagnose(out, expected, mistakes,
-                    "return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps) * weight")
+                    "return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps) * weight", atol=atol)
 
 
 def block_config(n_embd: int) -> GPTConfig:
@@ -52,16 +60,26 @@ def block_config(n_embd: int) -> GPTConfig:
     return GPTConfig(n_embd=n_embd, n_head=4, n_layer=1, bias=True, norm="layernorm", mlp="gelu")
 
 
+def count_block_params(C: int) -> int:
+    """Parameters of one GPT-2 block of width C: 12 C² + 13 C."""
+    attention = (C * 3 * C + 3 * C) + (C * C + C)  # c_attn (Q, K, V) + c_proj, weights + biases
+    mlp = (C * 4 * C + 4 * C) + (4 * C * C + C)  # c_fc + c_proj
+    norms = 2 * (C + C)  # ln_1, ln_2: weight + bias
+    return attention + mlp + norms
+
+
+@with_reference(count_block_params)
 def check_block_params(fn) -> Result:
-    """Check ``fn(n_embd) -> int`` against the parameters of ``Block(block_config(n_embd))`` for several widths."""
+    """Check ``fn(n_embd) -> int`` against the parameters of ``Block(block_config(n_embd))`` for several widths.
+
+    Any whole number counts: a Python or numpy int, or a float such as 4.0 (C / 2 makes one).
+    """
     for C in (64, 96, 384):
         expected = sum(p.numel() for p in Block(block_config(C)).parameters())
-        answer = call_learner(fn, C)
-        if isinstance(answer, Result):  # the learner's function raised
+        answer = number_answer(call_learner(fn, C), f"count_block_params({C})", integer=True,
+                               hint="return a number, e.g. 12 * C * C + ...")
+        if isinstance(answer, Result):
             return answer
-        if not isinstance(answer, int) or isinstance(answer, bool):
-            return failed(f"count_block_params({C}) returned {answer!r}; expected an int.",
-                          "return a Python int, e.g. 12 * C * C + ...")
         if answer == expected:
             continue
         missing = expected - answer

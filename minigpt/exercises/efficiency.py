@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from minigpt.exercises._result import Result, failed, passed
-from minigpt.exercises._tensor_checks import call_learner, check_tensor
+from minigpt.exercises._result import Result, failed, passed, with_reference
+from minigpt.exercises._tensor_checks import as_tensor, call_learner, number_answer, returned, tensor_answer
 
 _KV_HINT = (
     "2 (keys and values) x n_layer x batch_size x n_kv_head x block_size x head_dim numbers, "
@@ -38,15 +38,27 @@ def reference_kv_cache_bytes(config, batch_size: int, bytes_per_number: int) -> 
     return model.new_kv_cache(batch_size, device="meta", dtype=dtype).nbytes
 
 
+def kv_cache_bytes(config, batch_size: int, bytes_per_number: int) -> int:
+    """Bytes of a KV cache holding ``config.block_size`` tokens: 2 (K and V) x layers x batch x K/V heads
+    x tokens x head_dim numbers of ``bytes_per_number`` bytes each."""
+    numbers = 2 * config.n_layer * batch_size * config.n_kv_head * config.block_size * config.head_dim
+    return numbers * bytes_per_number
+
+
+@with_reference(kv_cache_bytes)
 def check_kv_cache_bytes(fn) -> Result:
-    """Check ``fn(config, batch_size, bytes_per_number) -> int`` on several models, GQA and MQA included."""
+    """Check ``fn(config, batch_size, bytes_per_number) -> int`` on several models, GQA and MQA included.
+
+    Any number counts: a Python or numpy int or float (not a bool, NaN or inf).
+    """
     for what, config, batch, nbytes in _kv_configs():
         expected = reference_kv_cache_bytes(config, batch, nbytes)
         got = call_learner(fn, config, batch, nbytes)
         if isinstance(got, Result):
             return got
-        if not isinstance(got, (int, float)) or isinstance(got, bool):
-            return failed(f"kv_cache_bytes should return a number, got {type(got).__name__}.", _KV_HINT)
+        got = number_answer(got, "kv_cache_bytes", hint=_KV_HINT)
+        if isinstance(got, Result):
+            return got
         if got == expected:
             continue
         where = f"{what}, batch {batch}, {nbytes} bytes/number: you said {int(got):,} bytes, minigpt allocates {expected:,}"
@@ -75,8 +87,19 @@ def _quantize_mistakes(w):
     ]
 
 
+def quantize_int8(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel symmetric int8: (q int8 [out, in], scale [out, 1]) with w ≈ q * scale."""
+    from minigpt.quantize import quantize_per_channel
+
+    return quantize_per_channel(w)
+
+
+@with_reference(quantize_int8)
 def check_quantize(fn, *, seed: int = 0) -> Result:
-    """Check ``fn(w [out, in]) -> (q int8 [out, in], scale [out, 1] or [out])`` against ``quantize_per_channel``."""
+    """Check ``fn(w [out, in]) -> (q int8 [out, in], scale [out, 1] or [out])`` against ``quantize_per_channel``.
+
+    q may be a torch tensor or numpy array of int8; the scale any float dtype (compared to 1e-5 relative).
+    """
     from minigpt.quantize import quantize_per_channel
 
     g = torch.Generator().manual_seed(seed)
@@ -86,17 +109,20 @@ def check_quantize(fn, *, seed: int = 0) -> Result:
     answer = call_learner(fn, w.clone())
     if isinstance(answer, Result):
         return answer
-    if not isinstance(answer, tuple) or len(answer) != 2:
-        return failed(f"return a pair (q, scale), got {type(answer).__name__}.", "end with: return q, scale")
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        return returned(answer, "quantize_int8", "a pair (q, scale)", "end with: return q, scale")
     q, scale = answer
-    problem = check_tensor(q, w.shape, "q", "one int8 per weight: the same shape as w.")
-    if problem is not None:
-        return problem
-    if isinstance(scale, torch.Tensor) and scale.numel() == w.size(0):
-        scale = scale.reshape(-1, 1)  # [out] is fine too
-    problem = check_tensor(scale, want_scale.shape, "scale", "one scale per output channel (row): [out, 1].")
-    if problem is not None:
-        return problem
+    q = tensor_answer(q, w.shape, "q", "one int8 per weight: the same shape as w.", cast=None)
+    if isinstance(q, Result):
+        return q
+    q = q[0]
+    scale_tensor = as_tensor(scale)
+    if scale_tensor is not None and scale_tensor.numel() == w.size(0):
+        scale = scale_tensor.reshape(-1, 1)  # [out] is fine too
+    scale = tensor_answer(scale, want_scale.shape, "scale", "one scale per output channel (row): [out, 1].")
+    if isinstance(scale, Result):
+        return scale
+    scale = scale[0]
     if not torch.equal(q.float(), want_q.float()):
         for wrong, hint in _quantize_mistakes(w):
             if torch.equal(q.float(), wrong.float()):

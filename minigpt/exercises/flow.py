@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import torch
 
-from minigpt.exercises._result import Result, failed, passed
+from minigpt.exercises._result import Result, failed, passed, with_reference
+from minigpt.exercises._tensor_checks import as_tensor, call_learner, close, tensor_answer
 
 
 def next_token_distribution(model: torch.nn.Module, idx: torch.Tensor) -> torch.Tensor:
@@ -31,6 +32,7 @@ def _tiny_model() -> torch.nn.Module:
     return model.eval()
 
 
+@with_reference(next_token_distribution)
 def check_next_token_distribution(learner_fn: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor],
                                   model: torch.nn.Module | None = None) -> Result:
     """Compare ``learner_fn(model, idx)`` with :func:`next_token_distribution` on a small GPT."""
@@ -39,21 +41,24 @@ def check_next_token_distribution(learner_fn: Callable[[torch.nn.Module, torch.T
     generator = torch.Generator().manual_seed(0)
     idx = torch.randint(0, vocab, (3, 7), generator=generator)  # (B, T)
     with torch.no_grad():
-        try:
-            got = learner_fn(model, idx)
-        except Exception as error:  # a learner's bug should print a hint, not stop the notebook
-            return failed(f"your function raised {type(error).__name__}: {error}",
-                          "call the model as `logits, loss = model(idx)`; logits has shape (B, T, V)")
+        got = call_learner(learner_fn, model, idx,
+                           hint="call the model as `logits, loss = model(idx)`; logits has shape (B, T, V)")
         want = next_token_distribution(model, idx)
-    if not isinstance(got, torch.Tensor):
-        return failed(f"expected a tensor, got {type(got).__name__}", "return a torch.Tensor of shape (B, V)")
-    if got.shape != want.shape:
+    if isinstance(got, Result):
+        return got
+    t = as_tensor(got)  # a numpy array, any dtype or device, is fine too
+    if t is not None and tuple(t.shape) != tuple(want.shape):
         return failed(f"expected shape {tuple(want.shape)} = (B, V), got {tuple(got.shape)}",
                       "keep one row per sequence: take the last position with logits[:, -1, :]")
-    if not torch.allclose(got.sum(-1), torch.ones(len(got)), atol=1e-4):
+    answer = tensor_answer(got, want.shape, "your function", nan_hint="softmax of finite logits never gives NaN: "
+                           "print the logits you take the softmax of.")
+    if isinstance(answer, Result):
+        return answer
+    got, atol = answer
+    if not close(got.sum(-1), torch.ones(len(got)), max(atol, 1e-4)):
         return failed("your rows do not add up to 1, so they are not probabilities",
                       "turn scores into probabilities with torch.softmax(..., dim=-1) over the vocabulary")
-    if not torch.allclose(got, want, atol=1e-5):
+    if not close(got, want, atol):
         return failed("your probabilities are not those of the token after the last position",
                       "position t predicts token t + 1: the next token after the prompt comes from logits[:, -1, :]")
     return passed("your next-token probabilities match minigpt's model exactly")

@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import torch
 
-from minigpt.exercises._result import Result, failed, passed
+from minigpt.exercises._result import Result, failed, passed, with_reference
+from minigpt.exercises._tensor_checks import as_tensor, call_learner, close, tensor_answer
 
 
 def _diagonal_mean(attention: torch.Tensor, offset: int, first_query: int = 0) -> torch.Tensor:
@@ -44,19 +45,22 @@ def _compare(learner_fn: Callable, reference: Callable, name: str, hint: str, **
     """None when the learner's scores match the reference on random heads, else a failed Result."""
     generator = torch.Generator().manual_seed(0)
     attention = _random_causal_attention((2, 3, 12, 12), generator)  # (L, H, T, T)
-    try:
-        got = torch.as_tensor(learner_fn(attention.clone(), **kwargs), dtype=torch.float32)
-    except Exception as error:  # a learner's bug should print a hint, not stop the notebook
-        return failed(f"your {name} raised {type(error).__name__}: {error}", hint)
+    got = call_learner(learner_fn, attention.clone(), name=f"your {name}", hint=hint, **kwargs)
     want = reference(attention, **kwargs)
-    if got.shape != want.shape:
-        return failed(f"expected one score per head, shape {tuple(want.shape)}, got shape {tuple(got.shape)}",
+    t = as_tensor(got)
+    if t is not None and t.shape != want.shape:
+        return failed(f"expected one score per head, shape {tuple(want.shape)}, got shape {tuple(t.shape)}",
                       "average over the query positions only (the last-but-one dim); keep the leading (L, H) dims")
-    if not torch.allclose(got, want, atol=1e-5):
+    answer = tensor_answer(got, want.shape, f"your {name}")
+    if isinstance(answer, Result):
+        return answer
+    got, atol = answer
+    if not close(got, want, atol):
         return failed(f"your {name} differs from ours by up to {float((got - want).abs().max()):.4f}", hint)
     return None
 
 
+@with_reference(previous_token_scores)
 def check_previous_token_score(learner_fn: Callable[[torch.Tensor], torch.Tensor]) -> Result:
     """``learner_fn(attention (..., T, T)) -> (...)`` must match :func:`previous_token_scores`."""
     hint = "take attention[..., i, i - 1] for i = 1 .. T-1 (torch.diagonal with offset=-1) and average it"
@@ -64,15 +68,17 @@ def check_previous_token_score(learner_fn: Callable[[torch.Tensor], torch.Tensor
     return problem if problem is not None else passed("your previous-token score matches ours")
 
 
+@with_reference(induction_scores)
 def check_induction_score(learner_fn: Callable[[torch.Tensor, int], torch.Tensor]) -> Result:
     """``learner_fn(attention (..., T, T), period) -> (...)`` must match :func:`induction_scores`."""
     generator = torch.Generator().manual_seed(1)
     attention = _random_causal_attention((12, 12), generator)
-    try:
-        got = torch.as_tensor(learner_fn(attention, period=4), dtype=torch.float32)
-    except Exception as error:
-        return failed(f"your induction score raised {type(error).__name__}: {error}", "try it on one head, shape (T, T)")
-    if got.shape == () and torch.allclose(got, _diagonal_mean(attention, 4, first_query=4), atol=1e-5):
+    got = call_learner(learner_fn, attention, period=4, name="your induction score", hint="try it on one head, shape (T, T)")
+    answer = tensor_answer(got, (), "your induction score", "one head (T, T) gives one score: shape ().")
+    if isinstance(answer, Result):
+        return answer
+    got, atol = answer
+    if close(got, _diagonal_mean(attention, 4, first_query=4), atol):
         return failed("you measured attention to the earlier copy of the same token (key i - period)",
                       "an induction head looks one step further, at the token that FOLLOWED that copy: key i - period + 1")
     hint = ("for each query i in the second copy (i >= period) take attention[..., i, i - period + 1] "

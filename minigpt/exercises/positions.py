@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from minigpt.exercises._result import Result, failed, passed
-from minigpt.exercises._tensor_checks import ATOL, call_learner, check_tensor, diagnose
+from minigpt.exercises._result import Result, failed, passed, with_reference
+from minigpt.exercises._tensor_checks import call_learner, close, diagnose, tensor_answer
 from minigpt.positional import apply_rope, rope_frequencies, sinusoidal_table
 
 
@@ -25,16 +25,17 @@ def _table(T, C, *, exponent_step=2, swap=False, interleave=True):
     return torch.stack((first, second), dim=-1).reshape(T, C)
 
 
+@with_reference(sinusoidal_table)
 def check_sinusoidal(fn) -> Result:
     """Check ``fn(T, C) -> table [T, C]`` with PE[p, 2i] = sin(p / 10000^(2i/C)), PE[p, 2i+1] = cos(...)."""
     for T, C in ((16, 8), (50, 32)):
         expected = sinusoidal_table(T, C)
         out = call_learner(fn, T, C)
-        problem = check_tensor(out, expected.shape, f"sinusoidal({T}, {C})", "one row per position, one column per channel.")
-        if problem is not None:
-            return problem
-        out = out.float()
-        if not torch.allclose(out, expected, atol=ATOL):
+        answer = tensor_answer(out, expected.shape, f"sinusoidal({T}, {C})", "one row per position, one column per channel.")
+        if isinstance(answer, Result):
+            return answer
+        out, atol = answer
+        if not close(out, expected, atol):
             mistakes = [
                 (_table(T, C, swap=True), "even columns (0, 2, 4, ...) are sin, odd columns are cos; yours are swapped."),
                 (_table(T, C, interleave=False), "interleave the columns: sin goes in table[:, 0::2] and cos in "
@@ -44,11 +45,12 @@ def check_sinusoidal(fn) -> Result:
             ]
             result = diagnose(out, expected, mistakes,
                                "angle[p, i] = p / 10000 ** (2i / C) for 2i in torch.arange(0, C, 2); "
-                               "table[:, 0::2] = sin(angle), table[:, 1::2] = cos(angle).")
+                               "table[:, 0::2] = sin(angle), table[:, 1::2] = cos(angle).", atol=atol)
             return failed(f"T={T}, C={C}: " + result.message, result.hint)
     return passed("your sinusoidal table matches minigpt.positional.sinusoidal_table.")
 
 
+@with_reference(apply_rope)
 def check_rope(fn, *, seed: int = 0) -> Result:
     """Check ``fn(x, cos, sin) -> rotated x`` on x [B, H, T, D] with cos, sin [T, D/2] (the "rotate half" layout)."""
     g = torch.Generator().manual_seed(seed)
@@ -57,10 +59,11 @@ def check_rope(fn, *, seed: int = 0) -> Result:
     cos, sin = rope_frequencies(D, T)
     expected = apply_rope(x, cos, sin)
     out = call_learner(fn, x.clone(), cos, sin)
-    problem = check_tensor(out, expected.shape, "rope", "RoPE rotates x in place of x: same shape [B, H, T, D].")
-    if problem is not None:
-        return problem
-    if torch.allclose(out, expected, atol=ATOL):
+    answer = tensor_answer(out, expected.shape, "rope", "RoPE rotates x in place of x: same shape [B, H, T, D].")
+    if isinstance(answer, Result):
+        return answer
+    out, atol = answer
+    if close(out, expected, atol):
         return passed("your RoPE matches minigpt.positional.apply_rope.")
     x1, x2 = x.chunk(2, dim=-1)
     neighbours = torch.stack((x[..., 0::2] * cos - x[..., 1::2] * sin, x[..., 0::2] * sin + x[..., 1::2] * cos), -1)
@@ -72,4 +75,5 @@ def check_rope(fn, *, seed: int = 0) -> Result:
         (torch.cat((x1 * cos, x2 * cos), -1), "a rotation mixes the two halves: include the sin terms."),
     ]
     return diagnose(out, expected, mistakes,
-                     "x1, x2 = x.chunk(2, dim=-1); return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).")
+                     "x1, x2 = x.chunk(2, dim=-1); return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).",
+                     atol=atol)

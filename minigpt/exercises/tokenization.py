@@ -17,7 +17,9 @@ from collections.abc import Callable
 
 import regex
 
-from minigpt.exercises._result import Result, failed, passed
+from minigpt.exercises._result import Result, failed, passed, with_reference
+from minigpt.exercises._tensor_checks import (NOT_IMPLEMENTED, call_learner, int_list_answer, not_implemented,
+                                               returned)
 from minigpt.tokenizers.bpe import GPT4_SPLIT_PATTERN, merge, train_steps
 
 _PAIR_CASES = (
@@ -39,22 +41,39 @@ _MERGE_CASES = (
 
 def _call(fn: Callable, *args):
     """(result, None) or (None, a failed Result describing the exception)."""
+    call = f"{getattr(fn, '__name__', 'your function')}({', '.join(map(repr, args))})"
+    got = call_learner(fn, *args, name=call, hint="try your function by hand on a short list first")
+    return (None, got) if isinstance(got, Result) else (got, None)
+
+
+def get_pair_counts(ids: list[int]) -> dict[tuple[int, int], int]:
+    """{pair: count} for every adjacent pair of ``ids``, overlaps included: [5, 5, 5] -> {(5, 5): 2}."""
+    return dict(Counter(zip(ids, ids[1:])))
+
+
+def _pair_counts_answer(got, call: str):
+    """The learner's counts as {(int, int): int}, or a failed Result: a dict (or Counter) whose keys are
+    pairs and whose values are counts; numpy ints count as ints."""
+    if not isinstance(got, dict):
+        return returned(got, call, "a dict {pair: count}", "start with counts = {} and return counts at the end")
     try:
-        return fn(*args), None
-    except Exception as error:  # a learner's bug should print a hint, not stop the notebook
-        call = f"{getattr(fn, '__name__', 'your function')}({', '.join(map(repr, args))})"
-        return None, failed(f"{call} raised {type(error).__name__}: {error}",
-                            "try your function by hand on a short list first")
+        return {tuple(int(i) for i in pair): count for pair, count in got.items()}
+    except (TypeError, ValueError):  # a key that is not a pair of ids: compared as is, and reported below
+        return dict(got)
 
 
+@with_reference(get_pair_counts)
 def check_get_pair_counts(learner_fn: Callable[[list[int]], dict]) -> Result:
     """``learner_fn(ids)`` must return {pair: count} for every adjacent pair, overlaps included."""
     for ids in _PAIR_CASES:
         got, error = _call(learner_fn, list(ids))
         if error is not None:
             return error
+        counts = _pair_counts_answer(got, f"get_pair_counts({ids})")
+        if isinstance(counts, Result):
+            return counts
         want = Counter(zip(ids, ids[1:]))
-        if not isinstance(got, dict) or dict(got) != dict(want):
+        if counts != dict(want):
             hint = "zip(ids, ids[1:]) walks over every adjacent pair; add 1 to that pair's count each time"
             if len(ids) < 2:
                 hint = "a list with fewer than 2 ids has no pairs: return an empty dict"
@@ -62,6 +81,7 @@ def check_get_pair_counts(learner_fn: Callable[[list[int]], dict]) -> Result:
     return passed("get_pair_counts counts every adjacent pair, overlaps included")
 
 
+@with_reference(merge)
 def check_merge(learner_fn: Callable[[list[int], tuple[int, int], int], list[int]]) -> Result:
     """``learner_fn(ids, pair, new_id)`` must match ``minigpt.tokenizers.bpe.merge``."""
     for ids, pair, new_id in _MERGE_CASES:
@@ -72,6 +92,10 @@ def check_merge(learner_fn: Callable[[list[int], tuple[int, int], int], list[int
             return error
         if ids != before:
             return failed(f"merge changed its input list to {ids}", "build and return a new list; leave ids as it was")
+        answer = int_list_answer(got, f"merge({before}, {pair}, {new_id})", "build a new list out = [] and return it")
+        if isinstance(answer, Result):
+            return answer
+        got = answer
         if got != want:
             hint = "walk with an index i: if ids[i], ids[i + 1] is the pair, append new_id and jump i += 2, else append ids[i] and i += 1"
             if pair == (5, 5):
@@ -100,13 +124,27 @@ def train_merges(text: str, num_merges: int, get_pair_counts: Callable, merge_fn
     return merged
 
 
+@with_reference(get_pair_counts, merge)
 def check_bpe_training(learner_get_pair_counts: Callable, learner_merge: Callable, text: str | None = None,
                        num_merges: int = 20) -> Result:
-    """Train ``num_merges`` merges with the learner's two functions and compare with ``minigpt``'s BPE."""
+    """Train ``num_merges`` merges with the learner's two functions and compare with ``minigpt``'s BPE.
+
+    Each function is checked first on a few lists (the message names the one that is not right yet),
+    so the training loop below only ever runs functions that return the right kind of answer.
+    """
+    for check, fn in ((check_get_pair_counts, learner_get_pair_counts), (check_merge, learner_merge)):
+        result = check(fn)
+        if not result.passed:
+            if result.message == NOT_IMPLEMENTED:
+                return result
+            name = check.__name__.removeprefix("check_")
+            return failed(f"{name} is not right yet: {result.message}", result.hint)
     text = text if text is not None else "To be, or not to be, that is the question:\n" * 3 + "the theatre of the thane"
     want = [step.pair for step in train_steps(text, num_merges)]
     try:
         got = train_merges(text, num_merges, learner_get_pair_counts, learner_merge)
+    except NotImplementedError:
+        return not_implemented()
     except Exception as error:
         return failed(f"training with your functions raised {type(error).__name__}: {error}",
                       "run check_get_pair_counts and check_merge first; they say which function is wrong")
