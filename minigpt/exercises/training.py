@@ -88,6 +88,11 @@ def _sampling_problem(learner_get_batch, data, B, T, first) -> Result | None:
         if problem is not None:
             return problem
         starts.append(batch[0][:, 0])
+        steps = starts[-1].diff()
+        if (steps == steps[0]).all():
+            return failed(f"the rows of a batch are not drawn independently: their starts go up in steps of "
+                          f"{steps[0].item()} ({', '.join(map(str, starts[-1][:4].tolist()))}, ...)",
+                          "draw one random start per row: " + _RANDINT_HINT)
     starts, last = torch.cat(starts), len(data) - T - 1
     if starts.min() > 0.1 * last or starts.max() < 0.9 * last or starts.unique().numel() < 50:
         return failed(f"over 512 rows your starts only span {starts.min().item()} .. {starts.max().item()} "
