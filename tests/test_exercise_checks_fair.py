@@ -465,3 +465,37 @@ def test_checks_leave_the_global_rng_as_they_did():
         untouched = torch.rand(3)
         if name not in ("check_next_token_distribution", "check_multi_head", "check_block_params"):  # as before
             assert torch.equal(after, untouched), name
+
+
+# -- odd things a learner may hand over -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_returned_check_result_or_a_non_function_is_not_an_answer(name):
+    check = CHECKS[name]
+    n = len(check.reference)
+    fake = run(check, [returning(Result(True, "fake"))] * n)
+    assert not fake.passed and "check's result" in fake.message, repr(fake)
+    called = run(check, [torch.ones(3)] * n)  # check_x(my_function(...)) instead of check_x(my_function)
+    assert not called.passed and "function itself" in called.message, repr(called)
+
+
+def test_int_and_bool_answers_to_float_exercises_are_compared_not_crashed():
+    for name in ("check_previous_token_score", "check_induction_score", "check_attention", "check_sinusoidal"):
+        check = CHECKS[name]
+        for transform in (lambda t: t.bool(), lambda t: t.long()):
+            result = run(check, wrapped(check, transform))
+            assert not result.passed, name
+
+
+def test_a_tensor_without_data_is_not_yet():
+    result = CHECKS["check_attention"](lambda q, k, v, causal: torch.empty(q.shape, device="meta"))
+    assert not result.passed and "meta" in result.message
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_quantize_accepts_the_scale_in_any_float_dtype(dtype):
+    check = CHECKS["check_quantize"]
+    quantize = check.reference[0]
+    assert check(lambda w: (quantize(w)[0].numpy(), quantize(w)[1].to(dtype))).passed
+    assert not check(lambda w: (quantize(w)[0], (quantize(w)[1] * 1.03).to(dtype))).passed

@@ -49,13 +49,21 @@ def call_learner(fn, *args, hint: str = "run it on small tensors in a cell of it
     """fn(*args, **kwargs), or a failed Result explaining the exception it raised.
 
     ``raise NotImplementedError`` (an exercise stub not done yet) gets :func:`not_implemented`.
+    A Result is how a check reports, so one coming back from the learner's function is not an answer.
     """
+    if not callable(fn):
+        return failed(f"the check needs your function itself, but it got {describe(fn)}.",
+                      "pass the function by its name, without calling it: check_...(my_function), not my_function(...).")
     try:
-        return fn(*args, **kwargs)
+        out = fn(*args, **kwargs)
     except NotImplementedError:
         return not_implemented()
     except Exception as error:  # the learner's code: report, never crash the notebook
         return failed(f"{name} raised {type(error).__name__}: {error}", hint)
+    if isinstance(out, Result):
+        return failed(f"{name} returned a check's result ({'PASS' if out.passed else 'NOT YET'}), not an answer.",
+                      "return the value the exercise asks for, and call the check on your function in a cell of its own.")
+    return out
 
 
 def describe(value) -> str:
@@ -64,7 +72,8 @@ def describe(value) -> str:
     if value is None:
         return "None"
     if isinstance(value, torch.Tensor):
-        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+        where = "" if value.device.type in ("cpu", "cuda", "mps") else f" on the {value.device.type} device"
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}{where}"
     if isinstance(value, np.ndarray):
         return f"a {value.dtype} numpy array of shape {value.shape}"
     if isinstance(value, (list, tuple, dict, set)):
@@ -87,10 +96,13 @@ def as_tensor(value) -> torch.Tensor | None:
     if isinstance(value, torch.Tensor):
         if type(value) is not torch.Tensor:  # a subclass (e.g. a check's watched table): a plain tensor
             value = value.as_subclass(torch.Tensor)
-        return value.detach().cpu()
+        try:
+            return value.detach().cpu()
+        except (RuntimeError, NotImplementedError):  # a tensor without data (the meta device): nothing to compare
+            return None
     if isinstance(value, np.ndarray) and value.dtype != object:
         try:
-            return torch.from_numpy(np.ascontiguousarray(value))
+            return torch.from_numpy(value.copy())  # a C-ordered copy (0-d stays 0-d), whatever the strides
         except TypeError:  # a numpy dtype torch has no equivalent for (strings, ...)
             return None
     return None
@@ -111,9 +123,9 @@ def tensor_answer(out, expected_shape, what, shape_hint="", *, cast: torch.dtype
                   nan_hint: str = "", finite: bool = True):
     """``(tensor, tolerance)`` ready to compare with the reference, or a failed Result saying what is wrong.
 
-    ``out`` may be a torch tensor or numpy array of any dtype, device and ``requires_grad``. A float
-    answer is cast to ``cast`` (float32 by default; ``cast=None`` keeps the dtype) and must be finite
-    (unless ``finite=False``); the tolerance fits the dtype the learner computed in.
+    ``out`` may be a torch tensor or numpy array of any dtype, device and ``requires_grad``. It is cast
+    to ``cast`` (float32 by default; ``cast=None`` keeps the dtype); a float answer must be finite
+    (unless ``finite=False``). The tolerance fits the dtype the learner computed in.
     """
     if isinstance(out, Result):
         return out
@@ -134,7 +146,7 @@ def tensor_answer(out, expected_shape, what, shape_hint="", *, cast: torch.dtype
             return problem
     elif t.is_floating_point() and torch.isnan(t).any():
         return failed("your output contains NaN.", nan_hint or "print the intermediate tensors to find where NaN appears.")
-    if cast is not None and t.is_floating_point():
+    if cast is not None:  # ints and bools too: compared as numbers, they simply will not match a float answer
         t = t.to(cast)
     return t, atol
 
