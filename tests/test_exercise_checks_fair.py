@@ -499,3 +499,12 @@ def test_quantize_accepts_the_scale_in_any_float_dtype(dtype):
     quantize = check.reference[0]
     assert check(lambda w: (quantize(w)[0].numpy(), quantize(w)[1].to(dtype))).passed
     assert not check(lambda w: (quantize(w)[0], (quantize(w)[1] * 1.03).to(dtype))).passed
+
+
+def test_pair_counts_accept_numpy_ints_and_reject_odd_counts():
+    check = CHECKS["check_get_pair_counts"]
+    counts = check.reference[0]
+    assert check(lambda ids: {tuple(np.int64(i) for i in k): np.int64(v) for k, v in counts(ids).items()}).passed
+    vector = check(lambda ids: {k: torch.tensor([v, v]) for k, v in counts(ids).items()})
+    assert not vector.passed and "whole number" in vector.message
+    assert not check(lambda ids: {str(k): v for k, v in counts(ids).items()}).passed

@@ -12,6 +12,7 @@ few merges with them, which must give exactly the merges ``minigpt``'s tokenizer
 
 from __future__ import annotations
 
+import numbers
 from collections import Counter
 from collections.abc import Callable
 
@@ -19,7 +20,7 @@ import regex
 
 from minigpt.exercises._result import Result, failed, passed, with_reference
 from minigpt.exercises._tensor_checks import (NOT_IMPLEMENTED, call_learner, int_list_answer, not_implemented,
-                                               returned)
+                                               number_answer, returned)
 from minigpt.tokenizers.bpe import GPT4_SPLIT_PATTERN, merge, train_steps
 
 _PAIR_CASES = (
@@ -56,10 +57,15 @@ def _pair_counts_answer(got, call: str):
     pairs and whose values are counts; numpy ints count as ints."""
     if not isinstance(got, dict):
         return returned(got, call, "a dict {pair: count}", "start with counts = {} and return counts at the end")
-    try:
-        return {tuple(int(i) for i in pair): count for pair, count in got.items()}
-    except (TypeError, ValueError):  # a key that is not a pair of ids: compared as is, and reported below
-        return dict(got)
+    counts = {}
+    for pair, count in got.items():
+        count = number_answer(count, f"{call}: the count of {pair!r}", integer=True, hint="each count is an int")
+        if isinstance(count, Result):
+            return count
+        if isinstance(pair, tuple) and all(isinstance(i, numbers.Integral) for i in pair):
+            pair = tuple(int(i) for i in pair)  # numpy ints are ids too; anything else is kept, and reported below
+        counts[pair] = count
+    return counts
 
 
 @with_reference(get_pair_counts)
