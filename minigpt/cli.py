@@ -107,6 +107,27 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args) -> int:
+    with _stop_on_signals() as stopped:  # from the start: a Ctrl-C while loading is no traceback either
+        trainer, out = _prepare_training(args)
+        stopped.trainer = trainer
+        try:
+            trainer.stop_requested = stopped.signum is not None
+            start = trainer.step
+            trainer.fit()
+            if stopped.signum is not None:
+                return _save_after_interrupt(trainer, stopped.signum, args, out, start)
+            if trainer.dist.is_main:
+                print(f"saved checkpoint to {out} (step {trainer.step}, "
+                      f"val loss {trainer.history.last('val_loss'):.4f}); "
+                      f"try: python -m minigpt sample --checkpoint {out}")
+        finally:
+            distributed.teardown()
+    return 0
+
+
+def _prepare_training(args):
+    """Everything before the first step, in the order that fails fastest: --out, the settings and
+    the device, the checkpoint to resume, then the data. Returns ``(trainer, out)``."""
     from minigpt.checkpoint import check_writable, load_checkpoint
     from minigpt.data import load_text, train_val_split
     from minigpt.device import pick_device
@@ -117,7 +138,7 @@ def _train(args) -> int:
 
     recipe = get_recipe(args.preset)
     out = args.out if args.out is not None else f"out/{recipe.name}.safetensors"
-    try:  # before anything slow: a run that cannot save its work should not start
+    try:  # a run that cannot save its work should not start
         check_writable(out)
     except OSError as error:
         raise OSError(f"--out: {error}") from None
@@ -134,18 +155,7 @@ def _train(args) -> int:
     trainer = Trainer(model, config, train_data, val_data, tokenizer=tokenizer)
     if resumed is not None:
         _resume(trainer, resumed, args)
-    try:
-        with _stop_on_signals(trainer) as stopped:
-            trainer.fit()
-        if stopped.signum is not None:
-            return _save_after_interrupt(trainer, stopped.signum, args, out)
-        if trainer.dist.is_main:
-            print(f"saved checkpoint to {config.out} (step {trainer.step}, "
-                  f"val loss {trainer.history.last('val_loss'):.4f}); "
-                  f"try: python -m minigpt sample --checkpoint {config.out}")
-    finally:
-        distributed.teardown()
-    return 0
+    return trainer, out
 
 
 def _train_config(config, args, out: str):
@@ -173,11 +183,14 @@ def _resume(trainer, checkpoint, args) -> None:
 
 
 class _Stopped:
+    """What ``_stop_on_signals`` saw: the signal (None until one arrives) and the trainer to stop."""
+
     signum: int | None = None
+    trainer = None
 
 
 @contextlib.contextmanager
-def _stop_on_signals(trainer):
+def _stop_on_signals():
     """While training: the first Ctrl-C or SIGTERM asks the trainer to stop after the current step
     (the caller then saves); a second Ctrl-C exits at once, without saving and without a traceback."""
     stopped = _Stopped()
@@ -187,14 +200,14 @@ def _stop_on_signals(trainer):
             sys.stderr.write("\nminigpt train: interrupted again; quitting without saving\n")
             os._exit(128 + signum)  # no cleanup, no traceback: the user wants out now
         stopped.signum = signum
-        trainer.stop_requested = True
-        sys.stderr.write(f"\nminigpt train: {signal.Signals(signum).name} received; finishing this step "
-                         "to save a checkpoint (Ctrl-C again to quit without saving)\n")
+        if stopped.trainer is not None:
+            stopped.trainer.stop_requested = True
+        sys.stderr.write(f"\nminigpt train: {signal.Signals(signum).name} received; stopping after the current "
+                         "step to save a checkpoint (Ctrl-C again to quit without saving)\n")
 
-    if threading.current_thread() is threading.main_thread():
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # only the main thread may set handlers
         previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
-    else:  # signal handlers can only be set from the main thread (e.g. main() called from a test thread)
-        previous = {}
     try:
         yield stopped
     finally:
@@ -202,12 +215,15 @@ def _stop_on_signals(trainer):
             signal.signal(signum, handler)
 
 
-def _save_after_interrupt(trainer, signum: int, args, out: str) -> int:
+def _save_after_interrupt(trainer, signum: int, args, out: str, start: int) -> int:
     """Save the steps done so far and say, in one line, where they are and how to continue."""
-    if trainer.dist.is_main:
+    name = signal.Signals(signum).name
+    if trainer.step == start:
+        print(f"minigpt train: stopped by {name} before the first step; nothing new to save", file=sys.stderr)
+    elif trainer.dist.is_main:
         trainer.save(out)
-        print(f"minigpt train: stopped by {signal.Signals(signum).name} at step {trainer.step}; saved checkpoint "
-              f"to {out}; resume with: {_resume_command(args, out)}", file=sys.stderr)
+        print(f"minigpt train: stopped by {name} at step {trainer.step}; saved checkpoint to {out}; "
+              f"resume with: {_resume_command(args, out)}", file=sys.stderr)
     return 128 + signum
 
 

@@ -331,7 +331,7 @@ class Trainer:
         start = window_start = time.perf_counter()
         window_tokens = 0
         try:
-            while self.step < end:
+            while self.step < end and not self.stop_requested:
                 loss, lr, tokens = self.train_step()
                 window_tokens += tokens * world
                 bar.update(1)
@@ -348,8 +348,6 @@ class Trainer:
                     text = self.sample()
                     self._notify("on_sample", {"step": self.step, "prompt": config.sample_prompt, "text": text})
                     window_start = time.perf_counter()
-                if self.stop_requested:
-                    break
         finally:
             bar.close()
         return self.history
