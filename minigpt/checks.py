@@ -96,13 +96,14 @@ def check_bool(value, name: str) -> bool:
 def check_ids(ids, vocab_size: int | None = None, name: str = "token ids") -> list[int]:
     """A flat sequence of token ids as a list of ints, each in ``0 .. vocab_size - 1``.
 
-    Accepts a list/tuple or anything with ``tolist()`` (a 1-D tensor or array). A float or a bool
+    Accepts a list, a tuple, any other iterable of ids, or anything with ``tolist()`` (a 1-D tensor or array). A float or a bool
     is not an id: ``[1.5, 2.7]`` would silently become other tokens if we rounded it.
     """
     if hasattr(ids, "tolist"):
         ids = ids.tolist()
-    if isinstance(ids, (str, bytes)) or not isinstance(ids, (list, tuple)):
+    if isinstance(ids, (str, bytes, dict)) or not hasattr(ids, "__iter__"):
         raise WrongType(f"{name} must be a flat list of int ids (or a 1-D tensor), got {type(ids).__name__}")
+    ids = list(ids)  # a tuple, a range, a generator
     for position, token in enumerate(ids):
         if not is_int(token):
             raise WrongType(f"{name} must be a flat list of ints, got {token!r} ({type(token).__name__}) at "

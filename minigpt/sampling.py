@@ -47,10 +47,13 @@ def probabilities(logits: torch.Tensor) -> torch.Tensor:
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """``logits / temperature``. Temperature 0 keeps only the most likely token (greedy)."""
     _check_temperature(temperature)
-    if temperature == 0:
+    if temperature < torch.finfo(logits.dtype).tiny:  # 0, or so close that dividing would give NaN: greedy
         best = logits.argmax(dim=-1, keepdim=True)
         return torch.full_like(logits, float("-inf")).scatter(-1, best, logits.gather(-1, best))
-    return logits / temperature
+    scaled = logits / temperature
+    if (torch.isinf(scaled) & ~torch.isinf(logits)).any():  # a tiny temperature overflowed: shift first,
+        scaled = (logits - logits.amax(dim=-1, keepdim=True)) / temperature  # softmax only sees differences
+    return scaled
 
 
 def apply_top_k(logits: torch.Tensor, k: int | None) -> torch.Tensor:

@@ -543,3 +543,24 @@ def test_check_helpers_never_let_nan_bool_or_float_through(value):
     else:
         assert type(value) is int and 0 <= value < 10
     check_id_tensor(torch.tensor([0, 9]), 10)
+
+
+# ------------------------------------------------------------------------------------- handled correctly
+
+
+def test_a_trainer_without_a_tokenizer_resumes_with_the_checkpoints(tmp_path):
+    data = torch.randint(0, 12, (200,), generator=torch.Generator().manual_seed(0))
+    first = Trainer(GPT(CONFIG), _train_config(), data, tokenizer=TOKENIZER)
+    first.fit()
+    first.save(tmp_path / "ckpt.safetensors")
+    resumed = Trainer(GPT(CONFIG), _train_config(max_iters=3), data)  # no tokenizer given
+    resumed.load(tmp_path / "ckpt.safetensors")
+    resumed.fit()
+    resumed.save(tmp_path / "ckpt.safetensors")
+    assert load_checkpoint(tmp_path / "ckpt.safetensors").tokenizer.to_dict() == TOKENIZER.to_dict()
+
+
+def test_ids_may_come_as_any_iterable_of_ints(model):
+    assert generate(model, range(1, 3), 1, temperature=0)[:2] == [1, 2]
+    assert generate(model, (i for i in [1, 2]), 1, temperature=0)[:2] == [1, 2]
+    assert generate(model, np.array([1, 2]), 1, temperature=0)[:2] == [1, 2]

@@ -41,7 +41,9 @@ def apply_temperature(logits: np.ndarray, temperature: float) -> np.ndarray:
         best = int(np.argmax(logits))
         out[best] = logits[best]
         return out
-    return logits / temperature
+    # shifted so the largest is 0: a tiny temperature then gives -inf, never inf - inf = NaN
+    with np.errstate(over="ignore"):
+        return (logits - np.max(logits)) / temperature
 
 
 def apply_top_k(logits: np.ndarray, k: int | None) -> np.ndarray:

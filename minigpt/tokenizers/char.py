@@ -12,7 +12,7 @@ characters; choose ``unknown="?"`` (any one character) to map them all to that t
 
 from __future__ import annotations
 
-from minigpt.checks import check_text
+from minigpt.checks import WrongType, check_text
 from minigpt.tokenizers.base import Tokenizer, as_id_list, visible
 
 
@@ -29,6 +29,9 @@ class CharTokenizer(Tokenizer):
     unknown_example = "?"
 
     def __init__(self, symbols, unknown: str | None = None, name: str | None = None):
+        if not hasattr(symbols, "__iter__") or isinstance(symbols, (bytes, dict)):
+            raise WrongType(f"{type(self).__name__} needs a list of symbols, got {type(symbols).__name__}; "
+                            f"e.g. {type(self).__name__}.from_text(text)")
         symbols = list(symbols)
         if unknown is not None and unknown not in symbols:
             symbols.append(unknown)  # the unknown token needs an id of its own
