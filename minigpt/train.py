@@ -34,7 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from minigpt import distributed
-from minigpt.checkpoint import Checkpoint, _config_diff, load_checkpoint, save_checkpoint
+from minigpt.checkpoint import Checkpoint, _config_diff, check_writable, load_checkpoint, save_checkpoint
 from minigpt.checks import WrongType, check_bool, check_choice, check_id_tensor, check_int, check_number, is_number, problems_of
 from minigpt.data import get_batch
 from minigpt.device import autocast, configure_backends, pick_device, pick_dtype
@@ -325,6 +325,8 @@ class Trainer:
         """
         config = self.config
         end = config.max_iters if steps is None else self.step + steps
+        if config.out and self.dist.is_main:
+            check_writable(config.out)  # before the first step, not at the first save after it
         world = self.dist.world_size
         self.model.train()
         bar = tqdm(total=end, initial=self.step, desc="train", disable=not (config.progress and self.dist.is_main))

@@ -564,3 +564,11 @@ def test_ids_may_come_as_any_iterable_of_ints(model):
     assert generate(model, range(1, 3), 1, temperature=0)[:2] == [1, 2]
     assert generate(model, (i for i in [1, 2]), 1, temperature=0)[:2] == [1, 2]
     assert generate(model, np.array([1, 2]), 1, temperature=0)[:2] == [1, 2]
+
+
+def test_trainer_checks_out_before_the_first_step(tmp_path):
+    (tmp_path / "file").write_text("x")
+    trainer = Trainer(GPT(CONFIG), _train_config(out=str(tmp_path / "file" / "c.safetensors")),
+                      torch.randint(0, 12, (100,)))
+    _expect(trainer.fit, OSError, "cannot write checkpoint .*file is a file, not a folder")
+    assert trainer.step == 0  # nothing was spent
