@@ -1,0 +1,159 @@
+"""The course's two editions from one source: the learner edition in ``notebooks/`` and a solutions edition.
+
+    python -m minigpt.editions solutions                 write build/solutions/*.ipynb
+    python -m minigpt.editions solutions --out DIR       somewhere else
+
+The notebooks in ``notebooks/`` are the **learner edition**, and the only copy kept by hand. Each exercise
+is marked the way nbgrader marks them, so a teacher can use nbgrader's own commands (README, "For teachers"):
+
+- an **exercise cell** (cell metadata ``nbgrader.solution = true``) holds a stub: the signature, a
+  docstring, and nbgrader's code stub ``# YOUR CODE HERE`` / ``raise NotImplementedError()``;
+- the markdown cell after it holds the solution in a collapsed ``<details><summary>Solution`` block
+  with one ```` ```python ```` code block;
+- a **check cell** (``nbgrader.grade = true``, with ``points``) ends with one check call, such as
+  ``check_attention(attention)``, which prints PASS or NOT YET and never raises.
+
+The **solutions edition** is derived from it: each stub is replaced by the solution's code between
+``### BEGIN SOLUTION`` and ``### END SOLUTION``, and each check cell gets a hidden test
+(``### BEGIN HIDDEN TESTS`` / ``assert <the check call>`` / ``### END HIDDEN TESTS``) that fails while the
+exercise is not done. That is exactly nbgrader's *source* format: ``nbgrader generate_assignment`` turns
+it back into the learner edition (a test checks that it does, so the two can never drift apart), and
+``nbgrader autograde`` grades a submission by running the hidden tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]  # nbgrader's default Python code stub
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_TESTS, END_TESTS = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+_SOLUTION_BLOCK = re.compile(r"<summary>\s*Solution.*?```python\n(.*?)```", re.DOTALL)
+
+
+class EditionError(ValueError):
+    """A learner notebook that does not follow the exercise conventions (see the module docstring)."""
+
+
+def is_exercise(cell) -> bool:
+    return cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution", False)
+
+
+def is_check(cell) -> bool:
+    return cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade", False)
+
+
+def stub_position(lines: list[str]) -> tuple[int, str]:
+    """(index of the stub's first line, its indentation) in an exercise cell's lines."""
+    for i in range(len(lines) - 1):
+        indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+        if lines[i].strip() == STUB[0] and lines[i + 1] == indent + STUB[1]:
+            return i, indent
+    raise EditionError(f"no nbgrader stub ({' / '.join(STUB)}) in the exercise cell")
+
+
+def solution_code(markdown: str) -> list[str]:
+    """The lines of the ```python block inside a collapsed Solution block."""
+    match = _SOLUTION_BLOCK.search(markdown)
+    if not match:
+        raise EditionError("the cell after an exercise must hold <details><summary>Solution with a ```python block")
+    return match.group(1).rstrip("\n").split("\n")
+
+
+def solution_body(stub_cell_lines: list[str], stub_at: int, indent: str, solution: list[str]) -> list[str]:
+    """The solution's lines that replace the stub: the solution block without the lines the exercise cell
+    already shows above its stub (its ``def`` line), re-indented to the stub's indentation."""
+    shown = {line.strip() for line in stub_cell_lines[:stub_at] if line.strip()}
+    body = [line for line in solution if line.strip() not in shown]
+    while body and not body[0].strip():
+        body.pop(0)
+    margin = min((len(line) - len(line.lstrip()) for line in body if line.strip()), default=0)
+    return [indent + line[margin:] if line.strip() else "" for line in body]
+
+
+def with_solution(exercise, solution_markdown: str) -> str:
+    lines = exercise.source.split("\n")
+    at, indent = stub_position(lines)
+    body = solution_body(lines, at, indent, solution_code(solution_markdown))
+    return "\n".join(lines[:at] + [indent + BEGIN_SOLUTION, *body, indent + END_SOLUTION] + lines[at + 2 :])
+
+
+def with_hidden_test(check) -> str:
+    last = check.source.rstrip().split("\n")[-1]
+    if not last.strip() or last.startswith((" ", "#")):
+        raise EditionError(f"a check cell must end with the check call, found {last!r}")
+    return f"{check.source.rstrip()}\n{BEGIN_TESTS}\nassert {last}, 'not yet: run the check for its hint'\n{END_TESTS}"
+
+
+def solutions_edition(notebook):
+    """The solutions (nbgrader source) edition of a learner notebook, outputs cleared."""
+    nb = nbformat.from_dict(notebook)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        try:
+            if is_exercise(cell):
+                following = next((c for c in nb.cells[i + 1 :] if c.cell_type == "markdown"), None)
+                if following is None:
+                    raise EditionError("no Solution block after the exercise cell")
+                cell.source = with_solution(cell, following.source)
+            elif is_check(cell):
+                cell.source = with_hidden_test(cell)
+        except EditionError as error:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {i}")
+            raise EditionError(f"{grade_id}: {error}") from None
+    return nb
+
+
+def write_atomically(nb, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as f:
+        nbformat.write(nb, f)
+    os.replace(f.name, path)
+
+
+def write_solutions(notebooks: Path, out: Path) -> list[Path]:
+    """Write the solutions edition of every notebook in ``notebooks`` into ``out``."""
+    written = []
+    for source in sorted(notebooks.glob("*.ipynb")):
+        try:
+            nb = solutions_edition(nbformat.read(source, as_version=4))
+        except EditionError as error:
+            raise EditionError(f"{source.name}: {error}") from None
+        target = out / source.name
+        write_atomically(nb, target)
+        written.append(target)
+    for extra in ("sanitize.cfg",):
+        if (notebooks / extra).exists():
+            (out / extra).write_text((notebooks / extra).read_text())
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m minigpt.editions", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("edition", choices=["solutions"], help="the edition to generate")
+    parser.add_argument("--notebooks", type=Path, default=ROOT / "notebooks", help="the learner notebooks")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "solutions", help="where to write it")
+    args = parser.parse_args(argv)
+    if not args.notebooks.is_dir():
+        parser.error(f"--notebooks {args.notebooks} is not a folder of .ipynb files")
+    try:
+        written = write_solutions(args.notebooks, args.out)
+    except EditionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote the solutions edition of {len(written)} notebooks to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
