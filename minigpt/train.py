@@ -137,6 +137,10 @@ def _check_text(value, name: str) -> None:
         raise WrongType(f"{name} must be a string, got {value!r} ({type(value).__name__})")
 
 
+class EvaluationStopped(Exception):
+    """``evaluate`` was cut short because ``Trainer.stop_requested`` was set (e.g. by Ctrl-C)."""
+
+
 class History(list):
     """One dict per logged step: ``step``, ``train_loss``, ``lr``, ``tokens_per_s`` and, at
     evaluation steps, ``val_loss`` (and ``eval_train_loss``, the train loss on the fixed eval batches)."""
@@ -289,19 +293,23 @@ class Trainer:
         # a big model on a CPU can spend minutes here: show it is working, then erase the bar
         bar = tqdm(total=len(splits) * self.config.eval_iters, desc="evaluate", leave=False,
                    disable=not (self.config.progress and self.dist.is_main))
-        for index, split in enumerate(splits):
-            # the same batches at every evaluation, so the numbers are comparable over time
-            generator = torch.Generator().manual_seed(derive_seed(self.config.seed, self.dist.rank, index, _EVAL))
-            total = torch.zeros((), device=self.device)
-            for _ in range(self.config.eval_iters):
-                with autocast(self.device, self.dtype):
-                    _, loss = self.forward_model(*self.get_batch(split, generator))
-                total += loss.float()
-                bar.update(1)
-            mean = total.item() / self.config.eval_iters
-            results[f"{split}_loss"] = distributed.mean_across_ranks(mean, self.dist, self.device)
-        bar.close()
-        self.model.train(was_training)
+        try:
+            for index, split in enumerate(splits):
+                # the same batches at every evaluation, so the numbers are comparable over time
+                generator = torch.Generator().manual_seed(derive_seed(self.config.seed, self.dist.rank, index, _EVAL))
+                total = torch.zeros((), device=self.device)
+                for _ in range(self.config.eval_iters):
+                    if self.stop_requested and not self.dist.enabled:  # Ctrl-C: do not make the user wait
+                        raise EvaluationStopped("evaluation stopped because stop_requested was set")
+                    with autocast(self.device, self.dtype):
+                        _, loss = self.forward_model(*self.get_batch(split, generator))
+                    total += loss.float()
+                    bar.update(1)
+                mean = total.item() / self.config.eval_iters
+                results[f"{split}_loss"] = distributed.mean_across_ranks(mean, self.dist, self.device)
+        finally:
+            bar.close()
+            self.model.train(was_training)
         return results
 
     def sample(self, prompt: str | None = None, max_new_tokens: int | None = None, **settings) -> str:
@@ -368,7 +376,10 @@ class Trainer:
 
     def _run_evaluation(self, start: float) -> bool:
         """Evaluate, record, notify, save; True when the target val loss is reached."""
-        losses = self.evaluate()
+        try:
+            losses = self.evaluate()
+        except EvaluationStopped:  # half an evaluation is no number to record; fit stops next
+            return False
         info = {"step": self.step, "train_loss": losses["train_loss"], "val_loss": losses.get("val_loss"),
                 "elapsed": time.perf_counter() - start}
         if self.history and self.history[-1]["step"] == self.step:

@@ -572,3 +572,14 @@ def test_trainer_checks_out_before_the_first_step(tmp_path):
                       torch.randint(0, 12, (100,)))
     _expect(trainer.fit, OSError, "cannot write checkpoint .*file is a file, not a folder")
     assert trainer.step == 0  # nothing was spent
+
+
+def test_a_stop_request_ends_fit_after_the_current_step_and_skips_a_pending_evaluation():
+    class StopAfterTwo:
+        def on_step(self, trainer, info):
+            trainer.stop_requested = trainer.step >= 2
+
+    trainer = Trainer(GPT(CONFIG), _train_config(max_iters=50, eval_interval=2),
+                      torch.randint(0, 12, (100,)), callbacks=[StopAfterTwo()])
+    trainer.fit()
+    assert trainer.step == 2 and trainer.history.column("eval_train_loss") == []  # no half-measured loss
