@@ -27,12 +27,12 @@ class WrongType(TypeError, ValueError):
 
 def is_int(value) -> bool:
     """A real integer: a Python or numpy int, never a bool (``True == 1`` but is not a count)."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and type(value).__name__ != "bool_"
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # numpy's bool_ is not Integral
 
 
 def is_number(value) -> bool:
     """An int or float (Python or numpy), never a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and type(value).__name__ != "bool_"
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def check_int(value, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
