@@ -59,7 +59,8 @@ class GPTConfig:
         if self.n_head % self.n_kv_head:
             problems.append(f"n_head ({self.n_head}) must be divisible by n_kv_head ({self.n_kv_head})")
         if self.pos in ("rope",) and (self.n_embd // self.n_head) % 2:
-            problems.append(f"pos='rope' needs an even head_dim, got {self.n_embd // self.n_head}")
+            problems.append(f"pos='rope' needs an even head_dim, got n_embd // n_head = "
+                            f"{self.n_embd} // {self.n_head} = {self.n_embd // self.n_head}")
         if self.pos not in POS_TYPES:
             problems.append(f"pos must be one of {POS_TYPES}, got {self.pos!r}")
         if self.norm not in NORM_TYPES:
