@@ -102,6 +102,7 @@ def apply_repetition_penalty(
     seen = seen.long().unique()
     scores = logits[..., seen]
     scores = torch.where(scores > 0, scores / penalty, scores * penalty)
+    scores = scores.clamp(max=torch.finfo(scores.dtype).max)  # a tiny penalty must not overflow to inf (NaN later)
     logits = logits.clone()
     logits[..., seen] = scores
     return logits

@@ -30,7 +30,9 @@ def apply_repetition_penalty(logits: np.ndarray, previous_ids, penalty: float) -
     out = logits.copy()
     seen = np.unique(np.asarray(check_ids(previous_ids, logits.size, "previous_ids"), dtype=int))
     if penalty != 1.0 and seen.size:
-        out[seen] = np.where(out[seen] > 0, out[seen] / penalty, out[seen] * penalty)
+        with np.errstate(over="ignore"):
+            scores = np.where(out[seen] > 0, out[seen] / penalty, out[seen] * penalty)
+        out[seen] = np.minimum(scores, np.finfo(out.dtype).max)  # a tiny penalty must not give inf (NaN later)
     return out
 
 
