@@ -10,6 +10,16 @@ the first step. Ctrl-C (or SIGTERM) during training finishes the current step, s
 to ``--out``, prints how to resume and exits with 130 (143); a second Ctrl-C quits at once.
 
     python -m minigpt train --preset tiny --out out/tiny.safetensors --resume out/tiny.safetensors
+
+Your own text (one UTF-8 file, or a folder of .txt files), with a tokenizer of your choice, a model
+shape and training settings changed field by field, or GPT-2's pretrained weights to fine-tune:
+
+    python -m minigpt train --data my.txt --tokenizer bpe:512 --max-iters 50 --out out/my.safetensors
+    python -m minigpt train --data my_folder/ --tokenizer char --set n_layer=4 --set lr=3e-3
+    python -m minigpt train --data my.txt --init-from gpt2 --set batch_size=4 --set block_size=256
+
+The text is encoded once per (text, tokenizer) into a memory-mapped token file in the cache folder
+(see ``minigpt.data.tokens``); batches are read from it, so a corpus larger than memory trains.
 """
 
 from __future__ import annotations
@@ -57,9 +67,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="minigpt", description="Train, sample from and inspect minigpt models.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,info}")
 
-    train = commands.add_parser("train", help="train a recipe on its corpus (characters)",
-                                description="Train a named recipe and save a checkpoint.")
-    train.add_argument("--preset", required=True, choices=list(RECIPES), help="recipe to train")
+    train = commands.add_parser("train", help="train a recipe, or a model on your own text",
+                                description="Train a named recipe, or a model on your own text, and save a checkpoint.")
+    train.add_argument("--preset", default=None, choices=list(RECIPES),
+                       help="recipe to train (with --data: the model shape and settings to start from; default tiny)")
+    train.add_argument("--data", default=None, metavar="PATH",
+                       help="your own text: a UTF-8 file, or a folder of .txt files (default: the recipe's corpus)")
+    train.add_argument("--tokenizer", default=None, metavar="char|bpe:N|gpt2",
+                       help="with --data: characters, our BPE trained with N merges, or GPT-2's "
+                            "(default: char, gpt2 with --init-from, the checkpoint's with --resume)")
+    train.add_argument("--init-from", default=None, metavar="gpt2|PATH",
+                       help="with --data: start from pretrained GPT-2 weights (a size such as gpt2, or a "
+                            "save_pretrained folder / .safetensors file) and fine-tune them")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                       help="change any GPTConfig or TrainConfig field, e.g. --set n_layer=4 --set lr=3e-3 "
+                            "(repeatable)")
     train.add_argument("--device", default=None, help="auto | cpu | cuda | mps (default: the recipe's, auto)")
     train.add_argument("--max-iters", type=_count(1), default=None,
                        help="optimiser steps (the cosine schedule is stretched to this length)")
@@ -129,33 +151,227 @@ def _prepare_training(args):
     """Everything before the first step, in the order that fails fastest: --out, the settings and
     the device, the checkpoint to resume, then the data. Returns ``(trainer, out)``."""
     from minigpt.checkpoint import check_writable, load_checkpoint
-    from minigpt.data import load_text, train_val_split
     from minigpt.device import pick_device
-    from minigpt.model import GPT
     from minigpt.recipes import get_recipe
-    from minigpt.tokenizers import CharTokenizer
-    from minigpt.train import Trainer
 
-    recipe = get_recipe(args.preset)
-    out = args.out if args.out is not None else f"out/{recipe.name}.safetensors"
+    if args.data is None and (args.tokenizer is not None or args.init_from is not None):
+        raise ValueError("--tokenizer and --init-from need --data PATH (the text to train on)")
+    if args.preset is None and args.data is None:
+        raise ValueError("say what to train: --preset NAME (a recipe on its corpus) or --data PATH (your own text)")
+    recipe = get_recipe(args.preset or "tiny")
+    out = args.out if args.out is not None else _default_out(args, recipe.name)
     try:  # a run that cannot save its work should not start
         check_writable(out)
     except OSError as error:
         raise OSError(f"--out: {error}") from None
-    config = _train_config(recipe.train, args, out)
+    model_changes, train_changes = parse_settings(args.settings)
+    config = _train_config(replace(recipe.train, **train_changes), args, out)
+    model_config = _model_config(recipe.model, model_changes)
     pick_device(config.device)  # an unavailable device is an error now, not after loading the data
     resumed = None if args.resume is None else load_checkpoint(args.resume)
+    if args.data is None:
+        trainer = _recipe_trainer(recipe, model_config, config, resumed)
+    else:
+        trainer = _data_trainer(args, model_config, model_changes, config, resumed)
+    if resumed is not None:
+        _resume(trainer, resumed, args)
+    return trainer, out
+
+
+def _default_out(args, recipe_name: str) -> str:
+    from pathlib import Path
+
+    return f"out/{Path(args.data).expanduser().resolve().stem}.safetensors" if args.data else \
+        f"out/{recipe_name}.safetensors"
+
+
+def _recipe_trainer(recipe, model_config, config, resumed):
+    """A recipe on its corpus, characters as tokens (the checkpoint's tokenizer when resuming)."""
+    from minigpt.data import load_text, train_val_split
+    from minigpt.model import GPT
+    from minigpt.tokenizers import CharTokenizer
+    from minigpt.train import Trainer
+
+    if resumed is not None and (resumed.train_config or {}).get("data") is not None:
+        raise ValueError(f"--resume {resumed.path} was trained on your own text (--data), not on the recipe's "
+                         "corpus; pass the same --data and --tokenizer as that run")
     text = load_text(recipe.dataset)
     # a resumed run keeps its checkpoint's tokenizer, so its ids mean what they meant before
     tokenizer = resumed.tokenizer if resumed is not None and resumed.tokenizer is not None \
         else CharTokenizer.from_text(text)
     train_data, val_data = train_val_split(torch.tensor(tokenizer.encode(text), dtype=torch.long))
     torch.manual_seed(config.seed)  # the same initial weights on every rank and every run
-    model = GPT(recipe.model.replace(vocab_size=tokenizer.vocab_size))
-    trainer = Trainer(model, config, train_data, val_data, tokenizer=tokenizer)
+    model = GPT(model_config.replace(vocab_size=tokenizer.vocab_size))
+    return Trainer(model, config, train_data, val_data, tokenizer=tokenizer)
+
+
+def _data_trainer(args, model_config, model_changes: dict, config, resumed):
+    """A model on the text at ``--data``: the tokenizer, the cached token file, the model, the Trainer."""
+    from minigpt.data.tokens import MemmapBatches, fingerprint, token_cache
+    from minigpt.train import Trainer
+
+    spec = _tokenizer_spec(args, resumed)
+    progress = not args.no_progress
+    data_hash = fingerprint(args.data, progress=progress)  # also: is it UTF-8? (names the bad byte)
+    identity = f"sha256={data_hash} tokenizer={spec}"
     if resumed is not None:
-        _resume(trainer, resumed, args)
-    return trainer, out
+        _check_same_data(resumed, identity, args)
+        tokenizer = resumed.tokenizer
+    else:
+        tokenizer = _build_tokenizer(spec, args.data, progress)
+    config = replace(config, data=identity)
+    tokens = token_cache(args.data, tokenizer, data_hash=data_hash, progress=progress)
+    model = _data_model(args, model_config, model_changes, tokenizer, config.seed)
+    batches = MemmapBatches(tokens.ids(), config.batch_size, model.config.block_size)
+    return Trainer(model, config, batches, tokenizer=tokenizer)
+
+
+def _tokenizer_spec(args, resumed) -> str:
+    """The tokenizer asked for: --tokenizer, else the resumed run's, else gpt2 (--init-from) or char."""
+    if args.tokenizer is not None:
+        spec = args.tokenizer.strip().lower()
+        kind, _, merges = spec.partition(":")
+        if spec in ("char", "gpt2") or (kind == "bpe" and merges.isdigit() and int(merges) >= 1):
+            if args.init_from is not None and spec != "gpt2":
+                raise ValueError(f"--init-from {args.init_from} needs GPT-2's tokenizer (its weights are for "
+                                 f"those ids); drop --tokenizer {args.tokenizer} or use --tokenizer gpt2")
+            return spec
+        raise ValueError(f"--tokenizer {args.tokenizer!r} is not one of char, bpe:N (N merges, e.g. bpe:512), gpt2")
+    saved = (resumed.train_config or {}).get("data") if resumed is not None else None
+    if saved and " tokenizer=" in saved:
+        return saved.split(" tokenizer=", 1)[1]
+    return "gpt2" if args.init_from is not None else "char"
+
+
+def _check_same_data(resumed, identity: str, args) -> None:
+    """--resume continues the run exactly only on the same text with the same tokenizer: refuse others."""
+    saved = (resumed.train_config or {}).get("data")
+    if saved == identity:
+        return
+    if saved is None:
+        raise ValueError(f"--resume {resumed.path} was trained on a recipe's corpus, not on --data; "
+                         "resume it without --data, or start a new run (drop --resume)")
+    saved_text, saved_tok = saved.split(" tokenizer=", 1)
+    text, tok = identity.split(" tokenizer=", 1)
+    if saved_text != text:
+        raise ValueError(f"--resume {resumed.path} was trained on a different data set ({saved_text[:19]}..., "
+                         f"--data {args.data} is {text[:19]}...); resume with the same text, or drop --resume "
+                         "to start a new run on this one")
+    raise ValueError(f"--resume {resumed.path} was trained with --tokenizer {saved_tok}, not {tok}; "
+                     f"resume with --tokenizer {saved_tok}, or drop --resume to start a new run")
+
+
+def _build_tokenizer(spec: str, data, progress: bool):
+    """char: the text's characters; bpe:N: our BPE with N merges trained on the text; gpt2: tiktoken's."""
+    from minigpt.data.tokens import data_files, read_text
+    from minigpt.tokenizers import BPETokenizer, CharTokenizer, TiktokenTokenizer
+
+    if spec == "gpt2":
+        return TiktokenTokenizer("gpt2")
+    if spec == "char":
+        from minigpt.data.tokens import _pieces
+
+        characters = set()
+        for text, _ in _pieces(data_files(data)):  # streamed: the vocabulary without the whole text in memory
+            characters.update(text)
+        if not characters:
+            raise ValueError(f"--data {data} is empty; give a text to train on")
+        return CharTokenizer(sorted(characters))
+    merges = int(spec.split(":")[1])
+    text = read_text(data)
+    if not text:
+        raise ValueError(f"--data {data} is empty; give a text to train on")
+    special = ("<|endoftext|>",)
+    return BPETokenizer.train(text, 256 + merges + len(special), special, progress=progress)
+
+
+def _data_model(args, model_config, model_changes: dict, tokenizer, seed: int):
+    """A new GPT of the recipe's shape sized to the tokenizer, or GPT-2's weights with --init-from."""
+    from minigpt.model import GPT
+
+    torch.manual_seed(seed)  # the same initial weights on every rank and every run
+    if args.init_from is None:
+        return GPT(model_config.replace(vocab_size=tokenizer.vocab_size))
+    pretrained = GPT.from_pretrained(args.init_from)
+    if pretrained.config.vocab_size < tokenizer.vocab_size:
+        raise ValueError(f"--init-from {args.init_from} has {pretrained.config.vocab_size} token embeddings, fewer "
+                         f"than GPT-2's tokenizer's {tokenizer.vocab_size} ids; it is not a GPT-2 language model")
+    if not model_changes:
+        return pretrained.train()
+    try:  # e.g. --set dropout=0.1 keeps every weight; a new shape cannot hold them
+        model = GPT(pretrained.config.replace(**model_changes))
+        model.load_state_dict(pretrained.state_dict())
+    except RuntimeError:
+        raise ValueError(f"--init-from {args.init_from}: {', '.join(model_changes)} would change the shape of "
+                         "the pretrained weights; with --init-from only settings such as dropout can change") from None
+    return model
+
+
+def _model_config(config, changes: dict):
+    """The recipe's shape with ``changes``. A recipe without GQA (n_kv_head == n_head) keeps none when
+    --set changes n_head: n_kv_head follows it unless it is set too."""
+    if "n_head" in changes and "n_kv_head" not in changes and config.n_kv_head == config.n_head:
+        changes = {**changes, "n_kv_head": None}
+    return config.replace(**changes)
+
+
+def parse_settings(items: list[str]) -> tuple[dict, dict]:
+    """``["n_layer=4", "lr=3e-3"]`` -> ``({"n_layer": 4}, {"lr": 0.003})``: (GPTConfig, TrainConfig) changes.
+
+    Each value is read as its field's type (see :func:`parse_value`); whether it is allowed is
+    checked by the config itself when it is built, with the same errors as in Python.
+    """
+    from dataclasses import fields
+
+    from minigpt.config import GPTConfig
+    from minigpt.train import TrainConfig
+
+    model_fields = {f.name: f.type for f in fields(GPTConfig)}
+    train_fields = {f.name: f.type for f in fields(TrainConfig) if f.name not in ("out", "data")}
+    model_changes, train_changes = {}, {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ValueError(f"--set {item!r}: write KEY=VALUE, e.g. --set n_layer=4")
+        if key in model_fields:
+            model_changes[key] = parse_value(text, model_fields[key], key)
+        elif key in train_fields:
+            train_changes[key] = parse_value(text, train_fields[key], key)
+        else:
+            raise ValueError(f"--set {key}: no such setting; GPTConfig has {', '.join(model_fields)}; "
+                             f"TrainConfig has {', '.join(train_fields)}")
+    return model_changes, train_changes
+
+
+def parse_value(text: str, annotation, key: str):
+    """``text`` as the type named by a dataclass field's annotation ("int", "float | None", "bool", ...).
+
+    ``none`` gives None for an optional field; a bool is true/false/1/0/yes/no; a tuple is comma
+    separated (``betas=0.9,0.95``); a str is the text as written. A value of the wrong type is kept
+    as written, so the config's own check names the field and what it accepts.
+    """
+    kind = str(annotation).replace(" ", "")
+    text = text.strip()
+    if kind.endswith("|None") and text.lower() in ("none", "null", ""):
+        return None
+    kind = kind.removesuffix("|None")
+    try:
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+        if kind == "bool":
+            return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}[text.lower()]
+        if kind.startswith("tuple"):
+            return tuple(float(part) for part in text.strip("()").split(","))
+    except (ValueError, KeyError):
+        raise ValueError(f"--set {key}={text}: {key} must be {_KINDS.get(kind, kind)}") from None
+    return text
+
+
+_KINDS = {"int": "a whole number", "float": "a number", "bool": "true or false",
+          "tuple[float,float]": "two numbers separated by a comma, e.g. 0.9,0.95"}
 
 
 def _train_config(config, args, out: str):
@@ -229,11 +445,14 @@ def _save_after_interrupt(trainer, signum: int, args, out: str, start: int) -> i
 
 def _resume_command(args, out: str) -> str:
     """The command that continues this run: the same options, plus ``--resume <out>``."""
-    words = ["python", "-m", "minigpt", "train", "--preset", args.preset]
-    for option in ("device", "max_iters", "batch_size", "eval_iters", "seed"):
+    words = ["python", "-m", "minigpt", "train"]
+    for option in ("preset", "data", "tokenizer", "init_from", "device", "max_iters", "batch_size", "eval_iters",
+                   "seed"):
         value = getattr(args, option)
         if value is not None:
             words += [f"--{option.replace('_', '-')}", str(value)]
+    for setting in args.settings:
+        words += ["--set", setting]
     words += ["--out", out, "--resume", out]
     if args.no_progress:
         words.append("--no-progress")

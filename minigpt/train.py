@@ -75,6 +75,7 @@ class TrainConfig:
     target_val_loss: float | None = None  # stop as soon as an evaluation reaches this
     progress: bool = True  # tqdm progress bar
     out: str | None = None  # checkpoint path written at every evaluation and at the end
+    data: str | None = None  # what the run trains on (the CLI's "sha256=<text hash> tokenizer=<spec>"); --resume checks it
 
     def __post_init__(self) -> None:
         if isinstance(self.betas, (list, tuple)):
@@ -97,6 +98,7 @@ class TrainConfig:
             lambda: _check_text(self.sample_prompt, "sample_prompt"),
             lambda: _check_text(self.device, "device"),
             lambda: _check_text(self.dtype, "dtype"),
+            lambda: self.data is None or _check_text(self.data, "data"),
             lambda: self.out is None or _check_text(os.fspath(self.out) if isinstance(self.out, os.PathLike)
                                                     else self.out, "out"),
         )
