@@ -33,6 +33,7 @@ def test_pca_variance_reported_is_correct():
     eig = np.sort(np.linalg.eigvalsh(np.cov(centred.T)))[::-1]
     np.testing.assert_allclose(view.explained_variance, eig[:3] / eig.sum(), rtol=1e-6)
     assert f"{100 * view.variance_kept:.1f}%" in view.figure().layout.title.text
+    assert repr(view) == "EmbeddingSpace3D(points=200, dim=6)"  # nbval compares it: no float digits in it
 
 
 def test_analogy_finds_nearest_by_cosine():

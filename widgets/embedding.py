@@ -95,7 +95,8 @@ class EmbeddingSpace3D(View):
         return view
 
     def __repr__(self) -> str:
-        return f"EmbeddingSpace3D(points={len(self.labels)}, dim={self.vectors.shape[1]}, variance_kept={self.variance_kept:.3f})"
+        # exact facts only: the variance kept depends on float kernels and is in the figure's title
+        return f"EmbeddingSpace3D(points={len(self.labels)}, dim={self.vectors.shape[1]})"
 
     def _index(self, label: str) -> int:
         try:
