@@ -165,7 +165,7 @@ def _prepare_training(args):
     except OSError as error:
         raise OSError(f"--out: {error}") from None
     model_changes, train_changes = parse_settings(args.settings)
-    config = _train_config(replace(recipe.train, **train_changes), args, out)
+    config = _train_config(recipe.train, train_changes, args, out)
     model_config = _model_config(recipe.model, model_changes)
     pick_device(config.device)  # an unavailable device is an error now, not after loading the data
     resumed = None if args.resume is None else load_checkpoint(args.resume)
@@ -220,8 +220,8 @@ def _data_trainer(args, model_config, model_changes: dict, config, resumed):
     else:
         tokenizer = _build_tokenizer(spec, args.data, progress)
     config = replace(config, data=identity)
-    tokens = token_cache(args.data, tokenizer, data_hash=data_hash, progress=progress)
-    model = _data_model(args, model_config, model_changes, tokenizer, config.seed)
+    model = _data_model(args, model_config, model_changes, tokenizer, config.seed, resumed)  # before encoding:
+    tokens = token_cache(args.data, tokenizer, data_hash=data_hash, progress=progress)  # fails fast if offline
     batches = MemmapBatches(tokens.ids(), config.batch_size, model.config.block_size)
     return Trainer(model, config, batches, tokenizer=tokenizer)
 
@@ -285,13 +285,16 @@ def _build_tokenizer(spec: str, data, progress: bool):
     return BPETokenizer.train(text, 256 + merges + len(special), special, progress=progress)
 
 
-def _data_model(args, model_config, model_changes: dict, tokenizer, seed: int):
-    """A new GPT of the recipe's shape sized to the tokenizer, or GPT-2's weights with --init-from."""
+def _data_model(args, model_config, model_changes: dict, tokenizer, seed: int, resumed=None):
+    """A new GPT of the recipe's shape sized to the tokenizer, or GPT-2's weights with --init-from
+    (when resuming a fine-tune, the checkpoint's shape: its weights replace the pretrained ones anyway)."""
     from minigpt.model import GPT
 
     torch.manual_seed(seed)  # the same initial weights on every rank and every run
     if args.init_from is None:
         return GPT(model_config.replace(vocab_size=tokenizer.vocab_size))
+    if resumed is not None:
+        return GPT(resumed.config)
     pretrained = GPT.from_pretrained(args.init_from)
     if pretrained.config.vocab_size < tokenizer.vocab_size:
         raise ValueError(f"--init-from {args.init_from} has {pretrained.config.vocab_size} token embeddings, fewer "
@@ -374,12 +377,19 @@ _KINDS = {"int": "a whole number", "float": "a number", "bool": "true or false",
           "tuple[float,float]": "two numbers separated by a comma, e.g. 0.9,0.95"}
 
 
-def _train_config(config, args, out: str):
-    """The recipe's ``TrainConfig`` with the command line's options; an option left out keeps the
-    recipe's value (``is None``, never ``or``: a 0 given on purpose is checked, not replaced)."""
-    if args.max_iters is not None:
-        config = replace(config, max_iters=args.max_iters, lr_decay_iters=args.max_iters,
-                         warmup_iters=min(config.warmup_iters, args.max_iters // 10))
+def _train_config(config, changes: dict, args, out: str):
+    """The recipe's ``TrainConfig`` with ``--set`` ``changes`` and the command line's options; an option
+    left out keeps the recipe's value (``is None``, never ``or``: a 0 given on purpose is checked, not
+    replaced). A new length (--max-iters, or --set max_iters) stretches the schedule to it, unless
+    --set gives lr_decay_iters or warmup_iters too."""
+    max_iters = args.max_iters if args.max_iters is not None else changes.get("max_iters")
+    if max_iters is not None:
+        stretched = dict(max_iters=max_iters, lr_decay_iters=max_iters,
+                         warmup_iters=min(config.warmup_iters, max_iters // 10))
+        changes = {**stretched, **{k: v for k, v in changes.items() if k != "max_iters"}}
+        if args.max_iters is not None:
+            changes["max_iters"] = args.max_iters
+    config = replace(config, **changes)
     return replace(
         config,
         device=config.device if args.device is None else args.device,

@@ -213,3 +213,22 @@ def test_memmap_batches_are_windows_of_the_array():
     assert int(x.max()) < 180
     xv, _ = batches("val", torch.Generator().manual_seed(0))
     assert int(xv.min()) >= 180
+
+
+def test_set_max_iters_stretches_the_schedule_like_the_option(text_file, tmp_path):
+    out = tmp_path / "run.safetensors"
+    assert train(text_file, out, "--set", "max_iters=3") == 0
+    saved = load_checkpoint(out).train_config
+    assert saved["max_iters"] == 4 and saved["lr_decay_iters"] == 4  # the option (SMALL's --max-iters 4) wins
+    assert main(["train", "--data", str(text_file), "--out", str(out), *SMALL[2:], "--set", "max_iters=3"]) == 0
+    saved = load_checkpoint(out).train_config
+    assert saved["max_iters"] == 3 and saved["lr_decay_iters"] == 3
+
+
+def test_the_resume_command_after_a_ctrl_c_repeats_the_data_options(text_file):
+    from minigpt.cli import _resume_command
+
+    args = build_parser().parse_args(["train", "--data", str(text_file), "--tokenizer", "bpe:20", "--set", "lr=2e-3"])
+    command = _resume_command(args, "out/my.safetensors")
+    assert f"--data {text_file}" in command and "--tokenizer bpe:20" in command and "--set lr=2e-3" in command
+    assert command.endswith("--out out/my.safetensors --resume out/my.safetensors")
