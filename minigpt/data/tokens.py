@@ -267,10 +267,10 @@ class MemmapBatches:
         n_train = len(ids) - n_val
         if n_train < block_size + 2:
             need = 2 * (block_size + 2)
+            smaller = f" or a smaller context, e.g. --set block_size={len(ids) // 4}" if len(ids) >= 16 else ""
             raise BadDataError(
                 f"the text is {len(ids)} tokens long, shorter than two context windows ({need} tokens for "
-                f"block_size {block_size}: one to train on, one to validate); use more text or a smaller "
-                f"context, e.g. --set block_size={max(1, len(ids) // 4)}")
+                f"block_size {block_size}: one to train on, one to validate); use more text{smaller}")
         self.splits = {"train": ids[:n_train], "val": ids[n_train:]}
 
     def __call__(self, split: str, generator: torch.Generator):
