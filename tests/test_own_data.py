@@ -110,6 +110,10 @@ def test_init_from_a_local_gpt2_folder(text_file, tmp_path, capsys):
     checkpoint = load_checkpoint(out)
     assert isinstance(checkpoint.tokenizer, TiktokenTokenizer) and checkpoint.config.n_embd == 16
     assert main(["sample", "--checkpoint", str(out), "--max-new-tokens", "3", "--seed", "0"]) == 0
+    (tmp_path / "tiny-gpt2" / "model.safetensors").unlink()  # resuming a fine-tune needs only the checkpoint
+    assert main(["train", "--data", str(text_file), "--init-from", str(tmp_path / "tiny-gpt2"), "--out", str(out),
+                 "--resume", str(out), *options, "--max-iters", "3"]) == 0
+    assert load_checkpoint(out).step == 3
     capsys.readouterr()
     err = one_line_error(capsys, main(["train", "--data", str(text_file), "--init-from", str(tmp_path / "tiny-gpt2"),
                                        "--tokenizer", "char", "--out", str(out), *options]))
