@@ -122,12 +122,12 @@ def matrix_conditions(full: bool) -> list[Condition]:
     if full:
         return [Condition(seed=s, threads=t, kernels=k)
                 for s, t, k in itertools.product((0, 1, 2), (1, 2), ("native", "default"))]
-    return [
+    return [  # the long learner-scale run first, so the others run beside it
+        Condition(scale="learner", threads=1),
         Condition(threads=1, strict=True),
         Condition(threads=1, kernels="default", strict=True),
         Condition(seed=1, threads=1),
         Condition(seed=2, threads=1),
-        Condition(scale="learner", threads=1),
     ]
 
 
