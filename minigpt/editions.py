@@ -2,6 +2,7 @@
 
     python -m minigpt.editions solutions                 write build/solutions/*.ipynb
     python -m minigpt.editions solutions --out DIR       somewhere else
+    python -m minigpt.editions solutions 03 06           only notebooks 03 and 06 (names or number prefixes)
 
 The notebooks in ``notebooks/`` are the **learner edition**, and the only copy kept by hand. Each exercise
 is marked the way nbgrader marks them, so a teacher can use nbgrader's own commands (README, "For teachers"):
@@ -120,10 +121,20 @@ def write_atomically(nb, path: Path) -> None:
     os.replace(f.name, path)
 
 
-def write_solutions(notebooks: Path, out: Path) -> list[Path]:
-    """Write the solutions edition of every notebook in ``notebooks`` into ``out``."""
+def select(notebooks: Path, only: list[str] | tuple[str, ...] = ()) -> list[Path]:
+    """The notebooks in ``notebooks`` whose file name starts with one of ``only`` (all of them when it is empty)."""
+    found = sorted(notebooks.glob("*.ipynb"))
+    missing = [name for name in only if not any(path.name.startswith(name) for path in found)]
+    if missing:
+        names = ", ".join(path.stem for path in found)
+        raise EditionError(f"no notebook in {notebooks} starts with {', '.join(missing)}; there are: {names}")
+    return [path for path in found if not only or any(path.name.startswith(name) for name in only)]
+
+
+def write_solutions(notebooks: Path, out: Path, only: list[str] | tuple[str, ...] = ()) -> list[Path]:
+    """Write the solutions edition of the notebooks in ``notebooks`` (those named in ``only``, else all) into ``out``."""
     written = []
-    for source in sorted(notebooks.glob("*.ipynb")):
+    for source in select(notebooks, only):
         try:
             nb = solutions_edition(nbformat.read(source, as_version=4))
         except EditionError as error:
@@ -141,13 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minigpt.editions", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("edition", choices=["solutions"], help="the edition to generate")
+    parser.add_argument("only", nargs="*", help="notebooks to include, by name or number prefix (default: all)")
     parser.add_argument("--notebooks", type=Path, default=ROOT / "notebooks", help="the learner notebooks")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "solutions", help="where to write it")
     args = parser.parse_args(argv)
     if not args.notebooks.is_dir():
         parser.error(f"--notebooks {args.notebooks} is not a folder of .ipynb files")
     try:
-        written = write_solutions(args.notebooks, args.out)
+        written = write_solutions(args.notebooks, args.out, args.only)
     except EditionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
 from minigpt import editions
+from minigpt.exercises.solutions import CHECKS
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 SOLUTION = """def sinusoidal(T, C):
@@ -92,34 +93,97 @@ def test_the_command_writes_every_notebook(tmp_path):
     assert not list((tmp_path / "out").glob("*.tmp"))
 
 
+def stored_text(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_exercise_is_a_stub_with_a_hidden_solution_and_a_graded_check_that_says_not_yet(path):
+    """The learner edition as stored: no answer in an exercise cell, and every check it runs reads NOT YET."""
+    nb = nbformat.read(path, as_version=4)
+    exercises = [i for i, c in enumerate(nb.cells) if editions.is_exercise(c)]
+    checks = [i for i, c in enumerate(nb.cells) if editions.is_check(c)]
+    assert exercises and checks, "every notebook has at least one exercise with a graded check"
+    ids = [nb.cells[i].metadata["nbgrader"]["grade_id"] for i in exercises + checks]
+    assert len(ids) == len(set(ids)), f"grade ids repeat: {ids}"
+    for i in exercises:
+        lines = nb.cells[i].source.split("\n")
+        at, indent = editions.stub_position(lines)
+        after = [line for line in lines[at + 2:] if line.strip() and not line.strip().startswith("#")]
+        assert not after, f"{ids[exercises.index(i)]}: code after the stub: {after}"
+        solution = next(c for c in nb.cells[i + 1:] if c.cell_type == "markdown")
+        body = editions.solution_body(lines, at, indent, editions.solution_code(solution.source))
+        assert [line for line in body if line.strip() and not line.strip().startswith("#")], "an empty solution"
+        following = nb.cells[i + 1:]
+        assert any(editions.is_check(c) for c in following[:4]), f"cell {i}: no graded check right after the exercise"
+    for i in checks:
+        cell = nb.cells[i]
+        assert cell.metadata["nbgrader"].get("points", 0) > 0 and cell.metadata["nbgrader"].get("locked")
+        call = cell.source.rstrip().split("\n")[-1]
+        assert call.split("(")[0] in CHECKS, f"{call!r} is not a registered check"
+        assert stored_text(cell).startswith("NOT YET"), f"{call}: stored output {stored_text(cell)[:80]!r}"
+
+
+def test_the_command_writes_only_the_notebooks_asked_for_and_names_a_wrong_one(tmp_path, capsys):
+    source = tmp_path / "learner"
+    source.mkdir()
+    for name in ("03_attention.ipynb", "04_positions.ipynb"):
+        nbformat.write(learner_notebook(), source / name)
+    assert editions.main(["solutions", "03", "--notebooks", str(source), "--out", str(tmp_path / "out")]) == 0
+    assert [p.name for p in (tmp_path / "out").glob("*.ipynb")] == ["03_attention.ipynb"]
+    assert editions.main(["solutions", "3_att", "--notebooks", str(source), "--out", str(tmp_path / "x")]) == 2
+    error = capsys.readouterr().err
+    assert "starts with 3_att; there are: 03_attention, 04_positions" in error
+
+
 def nbgrader(course: Path, *args):
     result = subprocess.run([sys.executable, "-m", "nbgrader", *args, "--force"], cwd=course,
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-def test_nbgrader_generates_the_assignment_and_autogrades_an_empty_and_a_solved_submission(tmp_path):
-    """A teacher's cycle with nbgrader's own commands: generate, hand out, collect, autograde."""
+def graded(notebook: str, source_nb, learner_nb, tmp_path):
+    """A teacher's cycle with nbgrader's own commands (README, "For teachers"): generate the assignment from
+    the solutions edition, collect an untouched and a solved submission, autograde both.
+    Returns (the released notebook, {student: score}, the maximum score)."""
     course = tmp_path / "course"
     (course / "source" / "ps1").mkdir(parents=True)
     (course / "nbgrader_config.py").write_text(
         "c = get_config()\nc.CourseDirectory.course_id = 'minigpt'\n"
         "c.CourseDirectory.db_assignments = [dict(name='ps1')]\n"
-        "c.CourseDirectory.db_students = [dict(id='untouched'), dict(id='solved')]\n")
-    learner = learner_notebook()
-    source = editions.solutions_edition(learner)
-    nbformat.write(source, course / "source" / "ps1" / "demo.ipynb")
+        "c.CourseDirectory.db_students = [dict(id='untouched'), dict(id='solved')]\n"
+        "c.Execute.timeout = 600\n")
+    nbformat.write(source_nb, course / "source" / "ps1" / notebook)
     nbgrader(course, "generate_assignment", "ps1")
-    released = nbformat.read(course / "release" / "ps1" / "demo.ipynb", as_version=4)
-    assert [c.source for c in released.cells] == [c.source for c in learner.cells]
+    released = nbformat.read(course / "release" / "ps1" / notebook, as_version=4)
 
     solved = copy.deepcopy(released)
-    solved.cells[1].source = "\n".join(line for line in source.cells[1].source.split("\n") if "### " not in line)
+    for cell, source_cell in zip(solved.cells, source_nb.cells):
+        if editions.is_exercise(cell):  # the learner writes the solution in place of the stub
+            cell.source = "\n".join(line for line in source_cell.source.split("\n") if "### " not in line)
     for student, nb in (("untouched", released), ("solved", solved)):
         (course / "submitted" / student / "ps1").mkdir(parents=True)
-        nbformat.write(nb, course / "submitted" / student / "ps1" / "demo.ipynb")
+        nbformat.write(nb, course / "submitted" / student / "ps1" / notebook)
     nbgrader(course, "autograde", "ps1")
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         scores = {s: gradebook.find_submission("ps1", s).score for s in ("untouched", "solved")}
-        assert gradebook.find_submission("ps1", "solved").max_score == 2
-    assert scores == {"untouched": 0, "solved": 2}
+        max_score = gradebook.find_submission("ps1", "solved").max_score
+    return released, scores, max_score
+
+
+def test_nbgrader_grades_a_synthetic_exercise(tmp_path):
+    learner = learner_notebook()
+    released, scores, max_score = graded("demo.ipynb", editions.solutions_edition(learner), learner, tmp_path)
+    assert [c.source for c in released.cells] == [c.source for c in learner.cells]
+    assert max_score == 2 and scores == {"untouched": 0, "solved": 2}
+
+
+def test_nbgrader_generates_and_autogrades_a_course_notebook(tmp_path):
+    """On a real notebook of the course: an untouched submission scores 0, a solved one every point."""
+    path = next(p for p in NOTEBOOKS if p.stem.startswith("01_"))
+    learner = nbformat.read(path, as_version=4)
+    released, scores, max_score = graded(path.name, editions.solutions_edition(learner), learner, tmp_path)
+    assert [c.source for c in released.cells] == [c.source for c in learner.cells]
+    points = sum(c.metadata["nbgrader"]["points"] for c in learner.cells if editions.is_check(c))
+    assert max_score == points > 0
+    assert scores == {"untouched": 0, "solved": points}
