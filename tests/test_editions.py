@@ -94,7 +94,8 @@ def test_the_command_writes_every_notebook(tmp_path):
 
 
 def stored_text(cell) -> str:
-    return "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+    """What a cell shows: its printed text and its value (a bare ``check_x(fn)`` call stores an execute_result)."""
+    return "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in cell.outputs)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
