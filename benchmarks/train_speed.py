@@ -8,12 +8,15 @@ split (the last 10% of tiny shakespeare, cut into consecutive windows of the mod
 so it does not depend on which random batches the run evaluated; the time of that evaluation
 is added to the wall-clock figure.
 
-Targets (issue "Performance"), against nanoGPT's figures on the same kinds of machine:
+**CPU: side by side.** nanoGPT's own CPU recipe, re-created with minigpt as the recipe ``nanogpt-cpu``,
+runs in the same benchmark on the same machine as the fast recipe ``shakespeare-char-cpu``, so the
+comparison does not depend on how fast the machine is. Targets: the fast recipe reaches a whole-val loss
+<= 1.88 and <= the baseline's for *each* of seeds 0, 1 and 2 and with torch's non-vectorised kernels
+(``ATEN_CPU_CAPABILITY=default``, a stand-in for another CPU), in <= 1/5 of the baseline's wall time.
 
-- CPU, recipe ``shakespeare-char-cpu``: val loss <= 1.88 within 45 s (nanoGPT: 1.886 after 129 s).
-- GPU, recipe ``shakespeare-char-gpu``: val loss <= 1.47 within 15 s (nanoGPT: 1.472 at 78.5 s).
-- GPU throughput, nanoGPT's shape (6/6/384, T=256, B=64): >= 2 x 1.26 M tokens/s, with MFU
-  against the H100's dense bf16 peak (989 TFLOP/s).
+**GPU**, recipe ``shakespeare-char-gpu``: val loss <= 1.47 within 15 s (nanoGPT: 1.472 at 78.5 s), and the
+throughput on nanoGPT's shape (6/6/384, T=256, B=64): >= 2 x 1.26 M tokens/s, with MFU against the H100's
+dense bf16 peak (989 TFLOP/s).
 
 Run alone: ``python benchmarks/train_speed.py [--gpu] [--repeats N]``.
 """
@@ -35,11 +38,13 @@ from minigpt.data import load_text, train_val_split
 from report import UNMEASURED, Row, markdown_table, verdict
 
 TITLE = "Training: time-to-quality and throughput"
-REPEATS = 3  # time-to-quality runs per device: a single wall-clock figure can be unlucky
-TARGETS = {  # recipe, val loss, seconds, nanoGPT's (loss, seconds)
-    "cpu": ("shakespeare-char-cpu", 1.88, 45.0, (1.886, 129.0)),
-    "cuda": ("shakespeare-char-gpu", 1.47, 15.0, (1.472, 78.5)),
-}
+BASELINE, FAST_CPU = "nanogpt-cpu", "shakespeare-char-cpu"
+CPU_LOSS_TARGET, CPU_SPEEDUP_TARGET = 1.88, 5.0
+# (label, seed, extra environment) of every fast-recipe run: the worst of them is what counts
+CPU_RUNS = [("seed 0", 0, {}), ("seed 1", 1, {}), ("seed 2", 2, {}),
+            ("seed 0, ATEN_CPU_CAPABILITY=default", 0, {"ATEN_CPU_CAPABILITY": "default"})]
+GPU_RECIPE, GPU_TARGET = "shakespeare-char-gpu", (1.47, 15.0, (1.472, 78.5))  # loss, seconds, nanoGPT's
+REPEATS = 3  # GPU time-to-quality runs: a single wall-clock figure can be unlucky
 NANOGPT_TOKENS_PER_S = 1.26e6
 H100_BF16_DENSE_FLOPS = 989e12
 
@@ -58,15 +63,14 @@ def whole_val_loss(model, tokenizer, device) -> float:
     return total / n
 
 
-def time_to_quality(device: str) -> dict:
-    """Train the device's recipe in a fresh process; its wall time and the whole-val-split loss."""
-    recipe, *_ = TARGETS[device]
+def time_to_quality(recipe: str, device: str, seed: int | None = None, env: dict | None = None) -> dict:
+    """Train ``recipe`` in a fresh process; its wall time and the whole-val-split loss."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "run.safetensors"
         command = [sys.executable, "-m", "minigpt", "train", "--preset", recipe, "--device", device,
-                   "--no-progress", "--out", str(out)]
+                   "--no-progress", "--out", str(out)] + ([] if seed is None else ["--seed", str(seed)])
         start = time.perf_counter()
-        result = subprocess.run(command, capture_output=True, text=True)
+        result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})})
         wall = time.perf_counter() - start
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
@@ -89,23 +93,47 @@ def time_to_quality(device: str) -> dict:
     }
 
 
-def time_to_quality_rows(device: str, repeats: int) -> list[Row]:
-    recipe, loss_target, seconds_target, (ref_loss, ref_s) = TARGETS[device]
+def describe(r: dict) -> str:
+    return (f"val loss {r['val_loss']:.4f} (whole val split; the run's own estimate {r['run_val_loss']:.4f}) after "
+            f"{r['wall']:.1f} s wall from process start ({r['train_wall']:.1f} s training process + "
+            f"{r['wall'] - r['train_wall']:.1f} s whole-val evaluation); {r['steps']} steps, "
+            f"{r['tokens'] / 1e6:.2f} M tokens, {r['tokens_per_s']:,.0f} tokens/s while training")
+
+
+def cpu_rows() -> list[Row]:
+    """nanoGPT's CPU recipe and the fast recipe, one after the other in this process tree."""
+    baseline = time_to_quality(BASELINE, "cpu", seed=0)
+    rows = [Row(f"baseline `{BASELINE}` (nanoGPT's CPU recipe), seed 0", describe(baseline))]
+    fast = {}
+    for label, seed, env in CPU_RUNS:
+        fast[label] = time_to_quality(FAST_CPU, "cpu", seed=seed, env=env)
+        rows.append(Row(f"fast `{FAST_CPU}`, {label}", describe(fast[label])))
+    worst_loss = max(r["val_loss"] for r in fast.values())
+    # the speed-up uses the slowest run on this CPU's own kernels (the default kernels are slower by design)
+    slowest = max(fast[label]["wall"] for label, _, env in CPU_RUNS if not env)
+    ratio = baseline["wall"] / slowest
+    loss_target = min(CPU_LOSS_TARGET, baseline["val_loss"])
+    rows += [
+        Row("worst-case whole-val loss of the fast recipe (4 runs above)",
+            f"{worst_loss:.4f} (baseline {baseline['val_loss']:.4f})",
+            f"<= {CPU_LOSS_TARGET} and <= the baseline's", verdict(worst_loss <= loss_target)),
+        Row("wall time: baseline / slowest fast run on native kernels",
+            f"{baseline['wall']:.1f} s / {slowest:.1f} s = {ratio:.1f}x",
+            f">= {CPU_SPEEDUP_TARGET:.0f}x (fast <= 1/5 of the baseline's time)", verdict(ratio >= CPU_SPEEDUP_TARGET)),
+    ]
+    return rows
+
+
+def gpu_time_to_quality_rows(repeats: int) -> list[Row]:
+    loss_target, seconds_target, (ref_loss, ref_s) = GPU_TARGET
     target = f"val loss <= {loss_target} in <= {seconds_target:.0f} s"
-    if device == "cuda" and not torch.cuda.is_available():
-        return [Row(f"time-to-quality, `{recipe}`", "-", target, UNMEASURED)]
+    if not torch.cuda.is_available():
+        return [Row(f"time-to-quality, `{GPU_RECIPE}`", "-", target, UNMEASURED)]
     rows = []
     for i in range(repeats):
-        r = time_to_quality(device)
+        r = time_to_quality(GPU_RECIPE, "cuda")
         ok = r["val_loss"] <= loss_target and r["wall"] <= seconds_target
-        rows.append(Row(
-            f"time-to-quality, `{recipe}`, run {i + 1}",
-            f"val loss {r['val_loss']:.4f} (whole val split; the run's own estimate {r['run_val_loss']:.4f}) "
-            f"after {r['wall']:.1f} s wall from process start ({r['train_wall']:.1f} s training process + "
-            f"{r['wall'] - r['train_wall']:.1f} s whole-val evaluation); {r['steps']} steps, {r['tokens'] / 1e6:.2f} M tokens, "
-            f"{r['tokens_per_s']:,.0f} tokens/s while training",
-            target, verdict(ok),
-        ))
+        rows.append(Row(f"time-to-quality, `{GPU_RECIPE}`, run {i + 1}", describe(r), target, verdict(ok)))
     rows.append(Row("nanoGPT reference", f"val loss {ref_loss} after {ref_s} s"))
     return rows
 
@@ -114,8 +142,6 @@ def throughput_rows(device: str) -> list[Row]:
     """Steady-state training tokens/s on nanoGPT's shape: bf16 autocast, torch.compile, fused AdamW,
     the whole data set on the GPU (batches cut there, no host-to-device copies)."""
     target = f">= {2 * NANOGPT_TOKENS_PER_S / 1e6:.2f} M tokens/s (2x nanoGPT)"
-    if device != "cuda":
-        return []
     if not torch.cuda.is_available():
         return [Row("throughput, 6/6/384, T=256, B=64", "-", target, UNMEASURED)]
     from minigpt.config import get_config
@@ -163,13 +189,13 @@ def throughput_rows(device: str) -> list[Row]:
 
 
 def run(device: str = "cpu", repeats: int = REPEATS) -> list[Row]:
-    return time_to_quality_rows(device, repeats) + throughput_rows(device)
+    return cpu_rows() if device == "cpu" else gpu_time_to_quality_rows(repeats) + throughput_rows(device)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="time-to-quality and throughput")
     parser.add_argument("--gpu", action="store_true")
-    parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="GPU time-to-quality runs")
     args = parser.parse_args()
     dev = "cuda" if args.gpu else "cpu"
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

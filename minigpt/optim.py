@@ -8,10 +8,11 @@ Two optimisers (``make_optimizer(..., kind=)``):
 
 - ``"adamw"``: AdamW for everything (GPT-2, nanoGPT).
 - ``"muon"``: Muon (Jordan et al., 2024) for the hidden weight matrices (attention and MLP), AdamW for
-  the embeddings, the output head and the 1-D gains. Muon replaces each matrix's update by the
-  nearest orthogonal matrix, so every direction of the matrix learns at the same rate instead of a
-  few dominant ones. For a short run that means fewer steps to the same loss (the fast CPU recipe
-  uses it), at the price of a few small matrix products per matrix per step.
+  the embeddings, the output head and the 1-D gains (and, with ``muon_qkv=False``, for attention's
+  stacked q/k/v matrix). Muon replaces each matrix's update by the nearest orthogonal matrix, so every direction of the
+  matrix learns at the same rate instead of a few dominant ones. For a short run that means fewer
+  steps to the same loss (the fast CPU recipe uses it), at the price of a few small matrix products
+  per matrix per step.
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ def make_optimizer(
     device: torch.device,
     kind: str = "adamw",
     muon_lr: float = 0.02,
+    muon_qkv: bool = True,
 ) -> torch.optim.Optimizer:
     """AdamW with decay on matrices only (the fused single-kernel implementation on CUDA), or with
     ``kind="muon"`` Muon at ``muon_lr`` for the hidden matrices and AdamW at ``lr`` for the rest."""
     if kind not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {kind!r}")
     if kind == "muon":
-        return MuonAdamW(model, lr, muon_lr, weight_decay, betas)
+        return MuonAdamW(model, lr, muon_lr, weight_decay, betas, qkv=muon_qkv)
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [
         {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
@@ -71,6 +73,12 @@ def orthogonalize(update: torch.Tensor, steps: int = 5) -> torch.Tensor:
 class MuonAdamW(torch.optim.Optimizer):
     """Muon for the weights of the Linear layers, AdamW for embeddings, output head and gains.
 
+    With ``qkv=False``, AdamW also trains each attention's ``c_attn``: q, k and v stacked into one
+    [3C, C] matrix, which Muon would orthogonalize as a single map. Which is better depends on the
+    task. In the fast CPU recipe AdamW on it reached a whole-val loss of 1.82-1.84 against 1.88-1.90
+    (seeds 0-2; orthogonalizing q, k and v one by one gave 1.84-1.85 at more cost); in notebook 08's
+    induction task, Muon on it is what forms the circuit within the lesson's steps.
+
     Groups carry ``muon`` (which rule) and ``lr_scale`` (their lr relative to the schedule's, so
     ``set_lr`` moves both rules along one warm-up + cosine curve). Muon step for a matrix W [m, n]::
 
@@ -81,11 +89,12 @@ class MuonAdamW(torch.optim.Optimizer):
     """
 
     def __init__(self, model: torch.nn.Module, lr: float, muon_lr: float, weight_decay: float,
-                 betas: tuple[float, float], momentum: float = 0.95, eps: float = 1e-8):
+                 betas: tuple[float, float], momentum: float = 0.95, eps: float = 1e-8, qkv: bool = True):
         # Muon for the weights of the Linear layers inside the network; the output head, the
         # embeddings and position tables are look-up tables rather than maps and stay with AdamW
         head = getattr(model, "lm_head", None)
-        linear = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Linear) and m is not head}
+        adamw = {id(head)} | (set() if qkv else {id(m.c_attn) for m in model.modules() if hasattr(m, "c_attn")})
+        linear = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Linear) and id(m) not in adamw}
         hidden, adam_matrices, gains = [], [], []
         for p in model.parameters():
             if p.requires_grad:

@@ -61,6 +61,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.99)
     optimizer: str = "adamw"  # "adamw" | "muon" (Muon for the hidden matrices, AdamW for the rest)
     muon_lr: float = 0.02  # Muon's peak learning rate (follows the same schedule)
+    muon_qkv: bool = True  # "muon" only: Muon also for attention's stacked q/k/v matrix (False: AdamW trains it)
     grad_clip: float = 1.0  # max gradient norm; 0 = no clipping
     eval_interval: int = 250  # steps between evaluations (there is always one at the end); 0 = only at the end
     eval_iters: int = 20  # batches per split per evaluation
@@ -94,7 +95,7 @@ class TrainConfig:
             lambda: _check_betas(self.betas),
             lambda: check_choice(self.optimizer, "optimizer", OPTIMIZERS),
             lambda: check_choice(self.lr_schedule, "lr_schedule", SCHEDULES),
-            *(lambda name=name: check_bool(getattr(self, name), name) for name in ("compile", "progress")),
+            *(lambda name=name: check_bool(getattr(self, name), name) for name in ("compile", "progress", "muon_qkv")),
             lambda: _check_text(self.sample_prompt, "sample_prompt"),
             lambda: _check_text(self.device, "device"),
             lambda: _check_text(self.dtype, "dtype"),
@@ -204,7 +205,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.model = model.to(self.device)
         self.optimizer = make_optimizer(model, config.lr, config.weight_decay, config.betas, self.device,
-                                        config.optimizer, config.muon_lr)
+                                        config.optimizer, config.muon_lr, config.muon_qkv)
         self.forward_model = torch.compile(model) if config.compile else model  # eval, no DDP
         self.train_model = self.forward_model
         if self.dist.enabled:

@@ -4,6 +4,7 @@ import torch
 from minigpt.config import MLP_TYPES, POS_TYPES, GPTConfig, get_config
 from minigpt.mlp import swiglu_hidden
 from minigpt.model import GPT
+from minigpt.recipes import get_recipe
 
 
 def tiny(**overrides):
@@ -82,6 +83,17 @@ def test_shakespeare_char_preset_is_nanogpt_size():
     model = GPT(get_config("shakespeare-char"))
     assert abs(model.num_params() / 1e6 - 10.65) < 0.1
     assert round(model.num_params() / 1e6, 2) == 10.65  # nanoGPT prints "number of parameters: 10.65M"
+
+
+def test_the_cpu_baseline_recipe_is_nanogpts_cpu_command():
+    """benchmarks/run.py --cpu compares the fast recipe with nanoGPT's README CPU run, re-created as a recipe."""
+    recipe = get_recipe("nanogpt-cpu")
+    m, t = recipe.model, recipe.train
+    assert (m.n_layer, m.n_head, m.n_embd, m.block_size, m.dropout, m.pos, m.bias) == (4, 4, 128, 64, 0.0, "learned", False)
+    assert (t.batch_size, t.max_iters, t.lr_decay_iters, t.lr, t.min_lr, t.optimizer, t.lr_schedule) == (
+        12, 2000, 2000, 1e-3, 1e-4, "adamw", "cosine")
+    assert (t.eval_interval, t.eval_iters, t.weight_decay, t.betas) == (250, 20, 0.1, (0.9, 0.99))
+    assert round(GPT(m).num_params() / 1e6, 2) == 0.80  # nanoGPT prints "number of parameters: 0.80M"
 
 
 def test_gpt2_style_init():

@@ -190,6 +190,10 @@ def test_muon_groups_hidden_matrices_and_leaves_embeddings_to_adamw():
                                                        id(model.transformer.wpe.weight)}
     assert all(p.dim() < 2 for p in gains["params"])
     assert sum(len(g["params"]) for g in optimizer.param_groups) == len(list(model.parameters()))
+    without_qkv = make_optimizer(model, 1e-3, 0.1, (0.9, 0.99), torch.device("cpu"), kind="muon", muon_qkv=False)
+    qkv = {id(block.attn.c_attn.weight) for block in model.transformer.h}
+    assert {id(p) for p in without_qkv.param_groups[0]["params"]} == hidden - qkv
+    assert {id(p) for p in without_qkv.param_groups[1]["params"]} == {id(p) for p in adam_matrices["params"]} | qkv
     set_lr(optimizer, 5e-4)  # the schedule moves both rules, each at its own scale
     assert muon["lr"] == pytest.approx(0.01) and adam_matrices["lr"] == gains["lr"] == 5e-4
     with pytest.raises(ValueError, match="optimizer must be one of"):
