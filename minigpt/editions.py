@@ -142,9 +142,6 @@ def write_solutions(notebooks: Path, out: Path, only: list[str] | tuple[str, ...
         target = out / source.name
         write_atomically(nb, target)
         written.append(target)
-    for extra in ("sanitize.cfg",):
-        if (notebooks / extra).exists():
-            (out / extra).write_text((notebooks / extra).read_text())
     return written
 
 
@@ -163,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     except EditionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"wrote the solutions edition of {len(written)} notebooks to {args.out}")
+    print(f"wrote the solutions edition of {len(written)} notebook{'' if len(written) == 1 else 's'} to {args.out}")
     return 0
 
 
