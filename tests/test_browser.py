@@ -79,16 +79,24 @@ def test_views_render_and_respond_in_jupyterlab(browser, sandbox):
             assert seen == counts, f"{cls}: trace counts {seen}, expected {counts}; console errors: {errors}"
         assert page.locator(".minigpt-token-view .minigpt-token").count() > 40  # both tokenizers' tokens
 
-        # click the token "sat" (query 2) in the text view; the kernel answers with new lines
+        # click the token "sat" (query 2) in the text view; the kernel answers with new lines. A click is sometimes
+        # lost while Lab selects the cell or lays out the cells below (the plot moves between reading its position
+        # and clicking): like a person, look again and click again (three tries), with a screenshot of each miss
         text_plot = page.locator(".minigpt-attention-view .js-plotly-plot").nth(2)
-        text_plot.scroll_into_view_if_needed()
         title = "() => document.querySelectorAll('.minigpt-attention-view .js-plotly-plot')[2].layout.title.text"
         before = page.evaluate(title)
-        box = text_plot.locator(".scatterlayer .trace").first.locator(".point").nth(2).bounding_box()
-        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        page.wait_for_function(f"() => ({title})().includes('query 2 ')", timeout=15_000)
         assert "query 11" in before
+        for attempt in range(3):
+            text_plot.scroll_into_view_if_needed()
+            box = text_plot.locator(".scatterlayer .trace").first.locator(".point").nth(2).bounding_box()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            try:
+                page.wait_for_function(f"() => ({title})().includes('query 2 ')", timeout=10_000)
+                break
+            except PlaywrightTimeout:
+                page.screenshot(path=str(lab.ARTIFACTS / f"lab_click_missed_{attempt}.png"), full_page=True)
+        assert "query 2 " in page.evaluate(title), f"three clicks on the token 'sat' got no answer; console: {errors}"
         for i, cls in enumerate(EXPECTED):
             page.locator(f".{cls}").first.screenshot(path=str(lab.ARTIFACTS / f"lab_{i}_{cls}.png"))
         page.locator(".minigpt-token-view").first.screenshot(path=str(lab.ARTIFACTS / "lab_tokens.png"))
