@@ -9,10 +9,10 @@ Two optimisers (``make_optimizer(..., kind=)``):
 - ``"adamw"``: AdamW for everything (GPT-2, nanoGPT).
 - ``"muon"``: Muon (Jordan et al., 2024) for the hidden weight matrices (attention and MLP), AdamW for
   the embeddings, the output head and the 1-D gains (and, with ``muon_qkv=False``, for attention's
-  stacked q/k/v matrix). Muon replaces each matrix's update by the nearest orthogonal matrix, so every direction of the
-  matrix learns at the same rate instead of a few dominant ones. For a short run that means fewer
-  steps to the same loss (the fast CPU recipe uses it), at the price of a few small matrix products
-  per matrix per step.
+  stacked q/k/v matrix). Muon replaces each matrix's update by the nearest orthogonal matrix, so
+  every direction of the matrix learns at the same rate instead of a few dominant ones. For a short
+  run that means fewer steps to the same loss (the fast CPU recipe uses it), at the price of a few
+  small matrix products per matrix per step.
 """
 
 from __future__ import annotations
