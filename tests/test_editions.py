@@ -143,7 +143,7 @@ def nbgrader(course: Path, *args):
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-def graded(notebook: str, source_nb, learner_nb, tmp_path):
+def graded(notebook: str, source_nb, tmp_path):
     """A teacher's cycle with nbgrader's own commands (README, "For teachers"): generate the assignment from
     the solutions edition, collect an untouched and a solved submission, autograde both.
     Returns (the released notebook, {student: score}, the maximum score)."""
@@ -174,7 +174,7 @@ def graded(notebook: str, source_nb, learner_nb, tmp_path):
 
 def test_nbgrader_grades_a_synthetic_exercise(tmp_path):
     learner = learner_notebook()
-    released, scores, max_score = graded("demo.ipynb", editions.solutions_edition(learner), learner, tmp_path)
+    released, scores, max_score = graded("demo.ipynb", editions.solutions_edition(learner), tmp_path)
     assert [c.source for c in released.cells] == [c.source for c in learner.cells]
     assert max_score == 2 and scores == {"untouched": 0, "solved": 2}
 
@@ -183,7 +183,7 @@ def test_nbgrader_generates_and_autogrades_a_course_notebook(tmp_path):
     """On a real notebook of the course: an untouched submission scores 0, a solved one every point."""
     path = next(p for p in NOTEBOOKS if p.stem.startswith("01_"))
     learner = nbformat.read(path, as_version=4)
-    released, scores, max_score = graded(path.name, editions.solutions_edition(learner), learner, tmp_path)
+    released, scores, max_score = graded(path.name, editions.solutions_edition(learner), tmp_path)
     assert [c.source for c in released.cells] == [c.source for c in learner.cells]
     points = sum(c.metadata["nbgrader"]["points"] for c in learner.cells if editions.is_check(c))
     assert max_score == points > 0
