@@ -51,11 +51,25 @@ def test_logits_match_transformers_gpt2():
     assert_same_logits(model.eval(), hf)
 
 
-def test_config_is_inferred_from_the_state_dict():
-    hf = random_hf_gpt2()
-    model = GPT.from_gpt2_state_dict(hf.state_dict())
-    assert (model.config.vocab_size, model.config.block_size, model.config.n_layer, model.config.n_embd) == (97, 32, 2, 64)
-    assert model.config.n_head == 1  # head_dim 64 rule; logits then differ, the shapes fit
+def test_config_is_inferred_from_the_state_dict_except_n_head():
+    hf = random_hf_gpt2()  # 4 heads of 16
+    with torch.no_grad():
+        for block in hf.transformer.h:
+            block.ln_1.weight.fill_(1.0)  # scores large enough for the split into heads to change the logits
+    sd = hf.state_dict()
+    shape = dict(vocab_size=97, block_size=32, n_layer=2, n_embd=64)
+    # n_head is not in the tensors: 1, 2 or 4 heads give the same shapes, only the split of c_attn's columns differs
+    shapes = [{k: v.shape for k, v in GPT(GPTConfig(**shape, n_head=n)).state_dict().items()} for n in (1, 2, 4)]
+    assert shapes[0] == shapes[1] == shapes[2]
+    # so without a config the loader reads the rest from the shapes and takes GPT-2's rule for the heads,
+    # head_dim 64 (true of every GPT-2 size): here 1 head instead of 4, a guess it cannot check, and the logits differ
+    model = GPT.from_gpt2_state_dict(sd).eval()
+    assert model.config == GPTConfig(**shape, n_head=1)
+    idx = torch.randint(0, 97, (2, 32))
+    with torch.no_grad():
+        assert (model(idx)[0] - hf(idx).logits).abs().max() > 0.01  # 100 times assert_same_logits' tolerance
+    # the caller who knows the heads says so (from_pretrained reads n_head from config.json)
+    assert_same_logits(GPT.from_gpt2_state_dict(sd, GPTConfig(**shape, n_head=4)).eval(), hf)
 
 
 def test_bad_state_dict_is_a_clear_error():

@@ -32,9 +32,16 @@ def gpt2_block_params(C):
     return 2 * 2 * C + (C * 3 * C + 3 * C) + (C * C + C) + (C * 4 * C + 4 * C) + (4 * C * C + C)
 
 
-def test_gpt2_small_hand_count_is_124m():
+def test_gpt2_preset_has_gpt2_smalls_124m_parameters():
     C, L, V, T = 768, 12, 50257, 1024
-    assert V * C + T * C + L * gpt2_block_params(C) + 2 * C == 124_439_808  # the count used below
+    hand = V * C + T * C + L * gpt2_block_params(C) + 2 * C  # tied head, learned positions, ln_f
+    assert hand == 124_439_808  # GPT-2 small as published (tied embeddings), e.g. transformers' GPT2LMHeadModel
+    model = GPT(get_config("gpt2"))  # a real model: about 0.5 GB of float32, built in a second or two
+    c = model.config
+    assert (c.vocab_size, c.block_size, c.n_layer, c.n_head, c.n_embd) == (V, T, L, 12, C)
+    assert model.lm_head.weight is model.transformer.wte.weight  # tied, so counted once
+    assert model.num_params(non_embedding=False) == hand
+    assert model.num_params() == hand - T * C == 123_653_376  # nanoGPT's "123.65M": no position table
 
 
 def test_num_params_hand_count_gpt2_architecture():

@@ -64,16 +64,31 @@ def test_repetition_penalty_is_ctrl_style():
     assert logits.tolist() == [2.0, -2.0, 1.0, -1.0]  # the input is not modified
 
 
+def softmax(values):
+    """Plain-Python softmax; -inf gets probability 0."""
+    top = max(values)
+    exps = [math.exp(v - top) for v in values]
+    return [e / sum(exps) for e in exps]
+
+
 def test_sampling_stages_shows_every_stage_as_probabilities():
-    stages = sampling_stages(LOGITS, temperature=0.7, top_k=3, top_p=0.8, repetition_penalty=1.3, previous_ids=[0])
+    raw = [2.0, -1.0, 1.5, 0.5, -0.5, 1.0]
+    stages = sampling_stages(torch.tensor(raw), temperature=0.7, top_k=4, top_p=0.8, repetition_penalty=1.3,
+                             previous_ids=[0, 1, 1])
     assert list(stages) == ["raw", "repetition_penalty", "temperature", "top_k", "top_p"]
-    for probs in stages.values():
-        assert math.isclose(probs.sum().item(), 1.0, rel_tol=1e-5)
-    assert stages["raw"][0] > stages["repetition_penalty"][0]  # token 0 was penalised
-    assert stages["top_k"][3] == 0
-    assert (stages["top_p"] > 0).sum() < (stages["top_k"] > 0).sum()
-    final = process_logits(LOGITS, temperature=0.7, top_k=3, top_p=0.8, repetition_penalty=1.3, previous_ids=[0])
-    assert torch.allclose(probabilities(final), stages["top_p"])
+    # the same stages computed here, one by one
+    penalised = [2.0 / 1.3, -1.0 * 1.3, 1.5, 0.5, -0.5, 1.0]  # seen 0 and 1: positive divided, negative multiplied
+    scaled = [v / 0.7 for v in penalised]
+    top_k = [v if i in (0, 2, 3, 5) else -math.inf for i, v in enumerate(scaled)]  # the 4 largest
+    p = softmax(top_k)
+    assert p[0] + p[2] < 0.8 < p[0] + p[2] + p[5]  # so the nucleus of 0.8 is tokens 0, 2 and 5
+    top_p = [v if i in (0, 2, 5) else -math.inf for i, v in enumerate(scaled)]
+    expected = {"raw": raw, "repetition_penalty": penalised, "temperature": scaled, "top_k": top_k, "top_p": top_p}
+    for name, logits in expected.items():
+        assert stages[name].tolist() == pytest.approx(softmax(logits), abs=1e-6), name
+    final = process_logits(torch.tensor(raw), temperature=0.7, top_k=4, top_p=0.8, repetition_penalty=1.3,
+                           previous_ids=[0, 1, 1])
+    assert torch.allclose(probabilities(final), stages["top_p"])  # the last stage is what generate samples from
 
 
 @pytest.mark.parametrize(

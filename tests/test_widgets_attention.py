@@ -181,10 +181,8 @@ def test_validation_names_the_bad_row():
 
 
 def test_from_model_uses_the_capture_adapter():
-    torch = pytest.importorskip("torch")
-    capture = pytest.importorskip("minigpt.capture")
-    if not hasattr(capture, "attention_for_widgets"):
-        pytest.skip("minigpt.capture.attention_for_widgets not written yet")
+    torch = pytest.importorskip("torch")  # widgets need no torch; from_model does
+    from minigpt.capture import attention_for_widgets
     from minigpt.config import get_config
     from minigpt.model import GPT
     from minigpt.tokenizers import CharTokenizer
@@ -193,6 +191,10 @@ def test_from_model_uses_the_capture_adapter():
     text = "hello world"
     tokenizer = CharTokenizer.from_text(text)
     config = get_config("tiny", vocab_size=tokenizer.vocab_size, n_layer=2, n_head=2, n_kv_head=2, n_embd=16, block_size=16)
-    view = AttentionView.from_model(GPT(config), tokenizer, text)
+    model = GPT(config)
+    view = AttentionView.from_model(model, tokenizer, text)
     assert repr(view) == f"AttentionView(layers=2, heads=2, tokens={len(text)})"
+    captured = attention_for_widgets(model, tokenizer, text)
+    assert view.key_tokens == captured["tokens"] == [tokenizer.token_str(i) for i in tokenizer.encode(text)]
+    assert np.array_equal(view.weights, captured["weights"])  # the model's attention, as captured
     assert view.causal  # a GPT never looks ahead
