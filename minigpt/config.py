@@ -97,7 +97,12 @@ class GPTConfig:
         return cls(**data)
 
     def replace(self, **changes) -> "GPTConfig":
-        """A copy with some fields changed, e.g. ``config.replace(pos="rope")``."""
+        """A copy with some fields changed, e.g. ``config.replace(pos="rope")``.
+
+        A config with one K/V head per query head keeps that when only ``n_head`` changes (``n_kv_head``
+        was filled in from ``n_head``); a GQA config keeps its ``n_kv_head``."""
+        if "n_head" in changes and "n_kv_head" not in changes and self.n_kv_head == self.n_head:
+            changes["n_kv_head"] = changes["n_head"]
         return replace(self, **changes)
 
 

@@ -92,6 +92,13 @@ def test_shakespeare_char_preset_is_nanogpt_size():
     assert round(model.num_params() / 1e6, 2) == 10.65  # nanoGPT prints "number of parameters: 10.65M"
 
 
+def test_replacing_n_head_keeps_one_kv_head_per_head_and_keeps_gqa():
+    mha = GPTConfig(n_layer=1, n_head=2, n_embd=32)
+    assert mha.replace(n_head=4).n_kv_head == 4  # not a silent GQA with 2 K/V heads
+    gqa = GPTConfig(n_layer=1, n_head=4, n_kv_head=2, n_embd=32)
+    assert gqa.replace(n_head=8).n_kv_head == 2 and gqa.replace(n_head=8, n_kv_head=8).n_kv_head == 8
+
+
 def test_the_cpu_baseline_recipe_is_nanogpts_cpu_command():
     """benchmarks/run.py --cpu compares the fast recipe with nanoGPT's README CPU run, re-created as a recipe."""
     recipe = get_recipe("nanogpt-cpu")
