@@ -1,10 +1,43 @@
-"""The base class of every view: a live widget plus a static fallback in one output bundle."""
+"""The base class of every view: a live widget plus a picture of it in one output bundle."""
 
 from __future__ import annotations
 
+import anywidget
 import ipywidgets as W
+import traitlets
 
-from ._plotly import static_html
+from .picture import png_b64
+
+
+class RunHint(anywidget.AnyWidget):
+    """One grey line above a view that was drawn from saved widget state, with no kernel behind it.
+
+    JupyterLab saves the state of every widget with the notebook (the course turns its "save widget
+    state" setting on), so a notebook reopened with a new kernel draws each view as it was, but its
+    controls answer nothing until the cell runs again. A live view shows no line.
+    """
+
+    # The line replaces the red "disconnected" mark ipywidgets puts on every control of such a view.
+    _esm = """
+    export default { async render({ model, el }) {
+      const me = await model.widget_manager.get_model(model.get("ref"));
+      if (me.comm_live) return;
+      if (!document.getElementById("minigpt-run-hint-style")) {
+        const style = document.createElement("style");
+        style.id = "minigpt-run-hint-style";
+        style.textContent = ".minigpt-view .jupyter-widgets-disconnected::before { content: none; }";
+        document.head.append(style);
+      }
+      el.className = "minigpt-run-hint";
+      el.style.cssText = "color:#666;font-size:12px;padding:2px 0";
+      el.textContent = "Saved view: run the cell to interact.";
+    }};
+    """
+    ref = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self):
+        super().__init__()
+        self.ref = self.model_id  # known once the comm is open
 
 
 class View:
@@ -12,24 +45,28 @@ class View:
 
     Displaying a view gives one output with three representations:
 
-    * ``application/vnd.jupyter.widget-view+json`` - the live, clickable widget (JupyterLab);
-    * ``text/html`` - the current figures drawn by an offline plotly.js (nbconvert HTML, nbviewer
-      with a text/html-first priority, e-mail attachments);
+    * ``application/vnd.jupyter.widget-view+json`` - the live, clickable widget (JupyterLab and
+      Notebook 7 with a kernel; a trusted notebook reopened later draws it from the saved state);
+    * ``image/png`` - a picture of ``figures()`` (see ``widgets.picture``): what an untrusted notebook,
+      GitHub, nbviewer and HTML/PDF exports show. Left out where no browser can draw it;
     * ``text/plain`` - a stable one-line summary without memory addresses (nbval compares it).
     """
 
     widget: W.Widget
+    _shown = None
 
     def figures(self) -> list:
-        """The plotly figures showing the current state (static export, tests)."""
+        """The plotly figures showing the current state (the picture, tests)."""
         raise NotImplementedError
 
-    def static_html(self) -> str:
-        return static_html(self.figures(), title=repr(self))
-
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = self.widget._repr_mimebundle_()
-        bundle["text/html"] = self.static_html()
+        if self._shown is None:
+            self._shown = W.VBox([RunHint(), self.widget], layout=W.Layout(width="100%"))
+            self._shown.add_class("minigpt-view")
+        bundle = self._shown._repr_mimebundle_()
+        picture = png_b64(self.figures())
+        if picture is not None:
+            bundle["image/png"] = picture
         bundle["text/plain"] = repr(self)
         return bundle
 

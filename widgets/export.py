@@ -1,29 +1,31 @@
-"""Export an executed notebook to one HTML file whose views render offline.
+"""Export an executed notebook to one HTML file that shows every figure offline.
 
     python -m widgets.export notebook.ipynb [out.html]
 
 nbconvert's HTML exporter prefers the widget-view output, which needs the ipywidgets HTML
-manager from a CDN (unpkg) and is blank without network. Each view's output also carries a static
-``text/html`` picture with plotly.js embedded once per notebook, so exporting with ``text/html``
-ahead of the widget view gives a page that works offline, by e-mail or on a projector PC.
+manager from a CDN (unpkg) and is blank without network. Every view's output also carries a
+picture (``image/png``, see ``widgets.picture``), so exporting with the picture ahead of the widget
+view gives a page that works offline, by e-mail, on a projector PC and printed to PDF. The saved
+widget state, useless without the live manager, is left out of the page.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import tempfile
 from pathlib import Path
 
-STATIC_FIRST = [
-    "text/html",
-    "application/vnd.jupyter.widget-view+json",
-    "application/javascript",
-    "text/markdown",
-    "image/svg+xml",
-    "text/latex",
+PICTURE_FIRST = [
     "image/png",
     "image/jpeg",
+    "text/html",
+    "image/svg+xml",
+    "text/markdown",
+    "text/latex",
+    "application/vnd.jupyter.widget-view+json",
+    "application/javascript",
     "text/plain",
 ]
 
@@ -36,12 +38,15 @@ def to_html(notebook, output_path) -> Path:
 
     if not hasattr(notebook, "cells"):
         notebook = nbformat.read(os.fspath(notebook), as_version=4)
-    exporter = HTMLExporter(config=Config({"NbConvertBase": {"display_data_priority": STATIC_FIRST}}))
+    notebook = copy.deepcopy(notebook)
+    notebook.metadata.pop("widgets", None)
+    exporter = HTMLExporter(config=Config({"NbConvertBase": {"display_data_priority": PICTURE_FIRST}}))
     body, _ = exporter.from_notebook_node(notebook)
     output_path = Path(output_path)
     # atomic write: a half-written page never replaces a good one
     with tempfile.NamedTemporaryFile("w", dir=output_path.parent, suffix=".tmp", delete=False, encoding="utf-8") as f:
         f.write(body)
+    os.chmod(f.name, 0o644)  # a temp file is 0600; a web page is for reading
     os.replace(f.name, output_path)
     return output_path
 

@@ -2,17 +2,20 @@
 
 Each token gets a coloured box (alternating colours show the boundaries), its id on hover,
 and whitespace / byte-fallback tokens are drawn visibly ("␣", "↵", "<0xE2>"). Several tokenizers
-are shown side by side with their token counts. Plain HTML: no plotly needed, renders anywhere.
+are shown side by side with their token counts. The live view is plain HTML; its picture (the
+image saved with the notebook) is the same boxes drawn as a plotly figure.
 """
 
 from __future__ import annotations
 
 import html
+import unicodedata
 
 import ipywidgets as W
 
 from . import theme
 from ._base import View
+from ._plotly import make_figure
 from ._validate import check_text
 
 _VISIBLE = {" ": "␣", "\n": "↵\n", "\t": "→", "\r": "␍"}
@@ -45,6 +48,11 @@ def token_pieces(tokenizer, text: str) -> list[tuple[int, str]]:
             piece = "".join(f"<0x{b:02X}>" for b in tokenizer.decode_single_token_bytes(i))
         pieces.append((i, visible(piece)))
     return pieces
+
+
+def cells(piece: str) -> int:
+    """Width of ``piece`` in monospace cells: wide (CJK) and emoji characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in piece) or 1
 
 
 def _name(tokenizer) -> str:
@@ -100,11 +108,37 @@ class TokenView(View):
             )
         return f"<div class='minigpt-tokens' style='display:flex;gap:10px;flex-wrap:wrap'>{''.join(columns)}</div>"
 
-    def figures(self) -> list:
-        return []
+    def figure(self, line_cells: int = 88):
+        """The token boxes as a plotly figure: one block per tokenizer, lines wrapped at ``line_cells``."""
+        shapes, xs, ys, labels, titles = [], [], [], [], []
+        row = 0
+        for name, pieces in self.tokens.items():
+            titles.append(dict(text=f"<b>{html.escape(name)}</b>: {len(pieces)} tokens", x=0, y=row, xref="x",
+                               yref="y", xanchor="left", showarrow=False))  # fmt: skip
+            row, x = row + 1, 0
+            for n, (_, piece) in enumerate(pieces):
+                label = piece.replace("\n", "")
+                width = cells(label)
+                if x and x + width > line_cells:
+                    row, x = row + 1, 0
+                colour = theme.rgba(theme.head_colour(n % 6), 0.22)
+                shapes.append(dict(type="rect", x0=x + 0.08, x1=x + width - 0.08, y0=row - 0.42, y1=row + 0.42,
+                                   fillcolor=colour, line=dict(width=0), layer="below"))  # fmt: skip
+                xs.append(x + width / 2)
+                ys.append(row)
+                labels.append(html.escape(label))
+                x += width
+            row += 1.5
+        trace = dict(type="scatter", x=xs, y=ys, text=labels, mode="text", hoverinfo="skip",
+                     textfont=dict(family="DejaVu Sans Mono, Menlo, Consolas, monospace", size=14))  # fmt: skip
+        return make_figure([trace], dict(
+            height=int(40 + 26 * row), margin=dict(l=10, r=10, t=10, b=10), showlegend=False,
+            xaxis=dict(range=[-0.5, line_cells + 0.5], visible=False),
+            yaxis=dict(range=[row - 0.6, -0.8], visible=False), shapes=shapes, annotations=titles,
+        ))  # fmt: skip
 
-    def static_html(self) -> str:
-        return self.to_html()
+    def figures(self) -> list:
+        return [self.figure()]
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{name}={len(p)}" for name, p in self.tokens.items())

@@ -1,0 +1,80 @@
+"""Run notebooks and store them the way the course keeps them: readable with no kernel at all.
+
+    MINIGPT_SCALE=ci python -m widgets.store notebooks/03_attention.ipynb [more.ipynb ...]
+
+A stored notebook is mostly read where no kernel runs: GitHub, nbviewer, JupyterLab before a cell
+runs (the notebook is untrusted), an HTML or PDF export. So, after running it top to bottom:
+
+* each view's output keeps its picture (``image/png``) and its one-line ``text/plain``, and drops the
+  ``widget-view`` reference. That reference points at a widget model that lives only as long as the
+  kernel that made it; a trusted notebook would show "Error displaying widget: model not found"
+  in place of the picture. Running the cell brings the live view back.
+* no saved widget state (``metadata.widgets``) and no per-cell execution timings, which would
+  change on every run;
+* the kernelspec JupyterLab writes when it starts the kernel ("Python 3 (ipykernel)"), so merely
+  opening the notebook does not mark it modified.
+
+A view output that ends up with no picture (no Chrome/Chromium here for kaleido) is an error:
+the stored notebook would show nothing where the figure belongs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def normalize(nb, display_name: str) -> list[str]:
+    """Put an executed notebook node in stored form, in place; return a problem per view output without a picture."""
+    nb.metadata.pop("widgets", None)
+    nb.metadata.setdefault("kernelspec", {})["display_name"] = display_name
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        cell.metadata.pop("execution", None)
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET_VIEW in data:
+                del data[WIDGET_VIEW]
+                if "image/png" not in data:
+                    problems.append(f"cell {index}: {data.get('text/plain', 'a view')} has no picture")
+    return problems
+
+
+def store(path, timeout: int = 900) -> Path:
+    """Execute ``path`` in its own folder with the ``python3`` kernel and write it back in stored form."""
+    import nbformat
+    from jupyter_client.kernelspec import KernelSpecManager
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False, store_widget_state=False,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()  # fmt: skip
+    problems = normalize(nb, KernelSpecManager().get_kernel_spec("python3").display_name)
+    if problems:
+        raise RuntimeError(f"{path.name}: " + "; ".join(problems) + " (install Chrome or Chromium for kaleido)")
+    # atomic write: a failed run never leaves a half-written notebook behind
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as f:
+        nbformat.write(nb, f)
+    os.chmod(f.name, path.stat().st_mode & 0o777)  # a temp file is 0600
+    os.replace(f.name, path)
+    return path
+
+
+def main(argv=None) -> None:
+    paths = sys.argv[1:] if argv is None else argv
+    if not paths:
+        raise SystemExit("usage: MINIGPT_SCALE=ci python -m widgets.store notebook.ipynb [more.ipynb ...]")
+    for path in paths:
+        if not Path(path).is_file():
+            raise SystemExit(f"{path} not found")
+    for path in paths:
+        print(f"stored {store(path)}")
+
+
+if __name__ == "__main__":
+    main()
