@@ -3,6 +3,7 @@
 import base64
 import json
 
+import ipywidgets as W
 import numpy as np
 import pytest
 
@@ -65,6 +66,21 @@ def test_clicks_update_selection():
     view._text.click = {"x": 0, "y": 0, "curve": 0, "point": 4, "n": 3}
     assert view.selection["query"] == 4
     assert json.loads(view._text.figure)["layout"]["title"]["text"].startswith("Text view, layer 1: query 4")
+
+
+def test_head_view_names_the_tokens_on_its_axes():
+    fig = AttentionView(["the", "cat", "because"], causal_weights(T=3)).head_figure()
+    assert list(fig.data[0].x) == ["0 the", "1 cat", "2 because"] == list(fig.data[0].y)
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        # the margins grow to fit the names (no "ause" cut off) and the axis title stands off beyond them
+        assert axis.showticklabels and axis.automargin is True and axis.title.standoff > 0
+
+
+def test_click_hints_are_in_the_live_widget():
+    view = AttentionView(tokens(6), causal_weights())
+    hints = [w.value for w in view.widget.children if isinstance(w, W.HTML)]
+    # the figures say nothing of clicks (a picture cannot be clicked): test_widgets_views checks every view
+    assert any("Click a head" in h for h in hints) and any("Click a token" in h for h in hints)
 
 
 def test_controls_and_panes_follow_select():

@@ -4,12 +4,15 @@ import json
 import subprocess
 import sys
 
+import ipywidgets as W
 import numpy as np
 import pytest
 
-from widgets import EmbeddingSpace3D, PositionalEncodingView, SamplingExplorer, TokenView, TrainingDashboard
+from widgets import AttentionView, EmbeddingSpace3D, PositionalEncodingView, SamplingExplorer, TokenView, TrainingDashboard
 from widgets import positional as P
 from widgets import sampling as S
+from widgets import theme
+from widgets.embedding import label_positions
 from widgets.theme import HEAD_COLOURS
 
 
@@ -20,6 +23,63 @@ def test_widgets_never_imports_torch():
 
 def test_32_distinct_head_colours():
     assert len(set(HEAD_COLOURS)) == 32
+
+
+def plotly_views():
+    """One of every view drawn with plotly panes (TokenView's live view is HTML, not a pane)."""
+    rng = np.random.default_rng(0)
+    attention = np.tril(np.ones((4, 4))) / np.arange(1, 5)[:, None]
+    dash = TrainingDashboard()
+    dash.on_step(None, {"step": 1, "loss": 3.0, "tokens_per_s": 100.0})
+    return [
+        AttentionView(list("abcd"), attention),
+        EmbeddingSpace3D(rng.normal(size=(5, 4)), list("abcde")),
+        EmbeddingSpace3D.contextual({"x": rng.normal(size=(3, 4)), "y": rng.normal(size=(3, 4))}),
+        PositionalEncodingView(max_len=8, dim=4, n_heads=2),
+        SamplingExplorer([2.0, 1.0, 0.0], list("abc")),
+        dash,
+    ]
+
+
+def layout_value(fig, *path):
+    """A layout attribute as plotly draws it: the figure's own value, else its template's."""
+    for source in (fig.layout, fig.layout.template.layout):
+        value = source
+        for key in path:
+            value = value[key]
+        if value is not None:
+            return value
+    return None
+
+
+def strings(node):
+    """Every string value in a figure's JSON (keys and base64 array data left out)."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key != "bdata":
+                yield from strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from strings(value)
+
+
+@pytest.mark.parametrize("view", plotly_views(), ids=repr)
+def test_titles_sit_left_and_below_the_mode_bar(view):
+    for fig in view.figures():
+        assert layout_value(fig, "title", "text")
+        placed = {key: layout_value(fig, "title", key) for key in ("xanchor", "yref", "y", "yanchor")}
+        assert placed == {"xanchor": "left", "yref": "container", "y": 1, "yanchor": "top"}
+        assert layout_value(fig, "title", "pad", "t") >= theme.MODEBAR_PX
+        assert layout_value(fig, "margin", "t") >= theme.TOP_MARGIN  # the title fits between the strip and the plot
+
+
+@pytest.mark.parametrize("view", plotly_views(), ids=repr)
+def test_figures_give_no_click_instructions(view):
+    # a picture of the view (figures()) cannot be clicked; the live widget says what clicks do
+    for fig in view.figures():
+        assert not [text for text in strings(json.loads(fig.to_json())) if "click" in text.lower()]
 
 
 # ----------------------------------------------------------------------------- embeddings
@@ -48,12 +108,69 @@ def test_analogy_finds_nearest_by_cosine():
         view.analogy("prince", "man", "woman")
 
 
+def test_analogy_arrows_have_a_colour_no_group_has():
+    v = np.random.default_rng(0).normal(size=(6, 5))
+    view = EmbeddingSpace3D(v, list("abcdef"), groups=["male", "female", "other"] * 2)
+    view.analogy("a", "b", "c", k=2)
+    traces = view.figure().data
+    groups = {t.marker.color for t in traces if t.name in ("male", "female", "other")}
+    analogy = [t for t in traces if t.name not in ("male", "female", "other")]
+    colours = {t.line.color for t in analogy if t.type == "scatter3d" and t.mode == "lines"}
+    colours |= {c for t in analogy if t.type == "cone" for _, c in t.colorscale}
+    colours |= {t.marker.color for t in analogy if t.name == "a - b + c"}
+    assert colours == {theme.ARROW} and theme.ARROW not in groups | set(HEAD_COLOURS)
+
+
+def test_analogy_redraw_keeps_the_camera():
+    view = EmbeddingSpace3D(np.random.default_rng(0).normal(size=(5, 4)), list("abcde"))
+    before = view.figure().layout
+    view.analogy("a", "b", "c")
+    after = view.figure().layout
+    # the same uirevision and no camera in the figure: Plotly.react keeps the one the learner rotated to
+    assert before.uirevision and after.uirevision == before.uirevision
+    assert after.scene.camera.eye.x is None
+
+
+def test_analogy_controls_only_on_views_made_for_analogies():
+    def pickers(view):
+        rows = [w for w in view.widget.children if isinstance(w, W.HBox)]
+        return [w for row in rows for w in row.children if isinstance(w, W.Combobox)]
+
+    v = np.random.default_rng(0).normal(size=(4, 3))
+    assert len(pickers(EmbeddingSpace3D(v, list("abcd")))) == 3  # notebook 02's word vectors keep them
+    assert pickers(EmbeddingSpace3D(v, list("abcd"), analogies=False)) == []
+    assert pickers(EmbeddingSpace3D.contextual({"bank": v})) == []  # the "bank" paths: a - b + c means nothing
+    with pytest.raises(TypeError, match="analogies must be True or False"):
+        EmbeddingSpace3D(v, list("abcd"), analogies="yes")
+
+
+def test_labels_move_away_from_what_is_close_above_them():
+    none = np.zeros((0, 2))
+    near = np.array([[0.0, 0.0], [0.0, 0.05], [1.0, 1.0]])
+    assert label_positions(near, ["a", "b", "c"], none) == ["bottom center", "top center", "top center"]
+    assert label_positions(near, ["a", "", "c"], none) == ["top center"] * 3  # an unlabelled point takes no room
+    level = np.zeros((2, 2))  # two labels in one place: one goes up, one down
+    assert sorted(label_positions(level, ["a", "b"], none)) == ["bottom center", "top center"]
+    arrow_end = np.array([[0.0, 0.04]])  # e.g. an analogy arrow coming down onto the point
+    assert label_positions(np.zeros((1, 2)), ["a"], arrow_end) == ["bottom center"]
+
+
 def test_contextual_paths_draw_one_line_per_token():
     rng = np.random.default_rng(1)
     view = EmbeddingSpace3D.contextual({"bank/river": rng.normal(size=(4, 8)), "bank/money": rng.normal(size=(4, 8))})
     traces = view.figure().data
     assert [t.name for t in traces] == ["bank/river", "bank/money"] and "lines" in traces[0].mode
-    assert list(traces[0].text) == ["bank/river L0", "bank/river L1", "bank/river L2", "bank/river L3"]
+    # a path is named at its end and its start is marked; hover has every label
+    assert list(traces[0].text) == ["L0", "", "", "bank/river"]
+    assert list(traces[0].customdata) == ["bank/river L0", "bank/river L1", "bank/river L2", "bank/river L3"]
+
+
+def test_paths_that_start_together_mark_the_start_once():
+    rng = np.random.default_rng(2)
+    river, money = rng.normal(size=(3, 8)), rng.normal(size=(3, 8))
+    money[0] = river[0]  # the same static vector at layer 0
+    traces = EmbeddingSpace3D.contextual({"river": river, "money": money}).figure().data
+    assert [list(t.text) for t in traces] == [["L0", "", "river"], ["", "", "money"]]
 
 
 def test_embedding_validation():
@@ -185,6 +302,20 @@ def test_sampling_accepts_probs_and_validates():
         SamplingExplorer()
 
 
+def test_sampling_titles_show_short_numbers():
+    # slider steps of 0.05 arrive as 0.9000000000000001
+    view = SamplingExplorer([2.0, 1.0, 0.0], list("abc"), temperature=0.7000000000000001, top_p=0.9000000000000001)
+    titles = [a.text for a in view.figure().layout.annotations]
+    assert "temperature 0.7" in titles and "top-p 0.9 (sampled from this)" in titles
+    assert not [t for t in titles if "00000" in t]
+
+
+def test_sampling_sliders_span_the_row():
+    view = SamplingExplorer(np.zeros(66), [str(i) for i in range(66)])
+    sliders = [w for w in view.widget.children if isinstance(w, (W.IntSlider, W.FloatSlider))]
+    assert len(sliders) == 4 and {s.layout.width for s in sliders} == {"100%"}
+
+
 # ----------------------------------------------------------------------------- dashboard
 
 
@@ -202,3 +333,13 @@ def test_dashboard_is_a_tolerant_trainer_callback():
     assert "1,002 tokens/s" in sent["layout"]["title"]["text"]
     assert "To be &lt;or&gt; not" in dash._sample.value
     assert repr(dash) == "TrainingDashboard(train_points=3, val_points=1)"
+
+
+def test_dashboard_shows_the_sample_box_once_there_is_a_sample():
+    dash = TrainingDashboard(min_interval=0.0)
+    dash.widget
+    dash.on_step(None, {"step": 0, "loss": 3.0})
+    dash.on_eval(None, {"step": 0, "val_loss": 3.1})
+    assert dash._sample.layout.display == "none"  # an overfit run with no sampler never shows an empty box
+    dash.on_sample(None, {"text": "hello"})
+    assert dash._sample.layout.display is None and "hello" in dash._sample.value

@@ -36,6 +36,12 @@ LINE_BUCKETS = ((0.3, 1.01, 3.0, 0.9), (0.1, 0.3, 2.0, 0.55), (0.02, 0.1, 1.0, 0
 THUMB_GAP = 2
 
 
+def _hint(text: str) -> W.HTML:
+    """A grey line saying what a click does. It lives in the live widget only: in a picture of the
+    view (``figures()``) a click does nothing, so the figures carry no such instruction."""
+    return W.HTML(f"<span style='color:#666;font-size:12px'>{text}</span>")
+
+
 class AttentionView(View):
     """Interactive attention explorer for weights [L, H, Tq, Tk].
 
@@ -218,7 +224,7 @@ class AttentionView(View):
         trace = dict(type="heatmap", z=mosaic, colorscale=scale, zmin=0, zmax=255, showscale=False,
                      hoverinfo="none", name="grid")  # fmt: skip
         return make_figure([trace], dict(
-            title=dict(text="Model view: click a head"),
+            title=dict(text="Model view"),
             height=max(260, 32 * self.n_layers + 90),
             shapes=[outline],
             xaxis=dict(tickvals=[h * cell_w + cell_w / 2 - 1 for h in range(self.n_heads)], ticktext=head_ticks,
@@ -226,7 +232,7 @@ class AttentionView(View):
             yaxis=dict(tickvals=[l * cell_h + cell_h / 2 - 1 for l in range(self.n_layers)],
                        ticktext=[f"L{l}" for l in range(self.n_layers)], autorange="reversed",
                        showgrid=False, scaleanchor="x"),
-            margin=dict(t=70, l=40, r=10, b=10),
+            margin=dict(t=theme.TOP_MARGIN + 24, l=40, r=10, b=10),  # head labels sit under the title
         ))  # fmt: skip
 
     def _labels(self, tokens) -> list[str]:
@@ -265,9 +271,11 @@ class AttentionView(View):
             title=dict(text=f"Head view: {what}" + (" (A - B)" if diff else "")),
             height=520,
             shapes=[row],
-            xaxis=dict(title=dict(text="key"), showticklabels=len(self.key_tokens) <= 64, tickangle=-60, showgrid=False),
-            yaxis=dict(title=dict(text="query"), showticklabels=len(self.query_tokens) <= 64, autorange="reversed",
-                       showgrid=False),
+            # automargin: the margins grow to fit the token names, and the axis titles go beyond them
+            xaxis=dict(title=dict(text="key", standoff=8), showticklabels=len(self.key_tokens) <= 64, tickangle=-60,
+                       showgrid=False, automargin=True),
+            yaxis=dict(title=dict(text="query", standoff=8), showticklabels=len(self.query_tokens) <= 64,
+                       autorange="reversed", showgrid=False, automargin=True),
         ))  # fmt: skip
 
     def _window(self, n: int, centre: int) -> tuple[int, int]:
@@ -304,7 +312,7 @@ class AttentionView(View):
                  text=[self.query_tokens[i] for i in q_idx], textposition="middle left",
                  marker=dict(size=[14 if i == q else 9 for i in q_idx], color=q_colours, symbol="square"),
                  textfont=dict(color=q_colours), name="queries", customdata=q_idx, showlegend=False,
-                 hovertemplate="query %{customdata}: %{text} (click)<extra></extra>"),
+                 hovertemplate="query %{customdata}: %{text}<extra></extra>"),
             dict(type="scatter", x=np.ones(len(k_idx)), y=y_k, mode="markers+text",
                  text=[self.key_tokens[i] for i in k_idx], textposition="middle right",
                  marker=dict(size=11, color=key_colours, symbol="square"), name="keys",
@@ -326,7 +334,7 @@ class AttentionView(View):
         shown = "" if (qb - qa) == len(self.query_tokens) else f" (tokens {qa}-{qb - 1} of {len(self.query_tokens)})"
         rows_shown = max(qb - qa, kb - ka)
         return make_figure(traces, dict(
-            title=dict(text=f"Text view, {layer_txt}: query {q} '{self.query_tokens[q]}'{shown}. Click a token on the left"),
+            title=dict(text=f"Text view, {layer_txt}: query {q} '{self.query_tokens[q]}'{shown}"),
             height=max(300, 18 * rows_shown + 110),
             xaxis=dict(visible=False, range=[-0.9, 1.9]),
             yaxis=dict(visible=False, range=[-rows_shown + 0.5, 0.8]),
@@ -374,7 +382,9 @@ class AttentionView(View):
             W.HBox([c["layer"], c["head"], c["heads"]]),
             W.HBox([c["aggregation"], c["log_scale"]]),
             W.HBox([c["hide_sink"], c["show_masked"]]),
+            _hint("Click a head in the model view to open it, or a row of the head view to make it the query."),
             W.HBox([self._grid, self._head], layout=W.Layout(width="100%")),  # 40/60 split, see below
+            _hint("Click a token on the left to make it the query."),
             self._text,
         ])  # fmt: skip
         box.add_class("minigpt-attention-view")

@@ -4,10 +4,10 @@
     dash                                   # show it (one line)
     Trainer(model, cfg, data, callbacks=[dash]).fit()
 
-It plots train/val loss, tokens/s, the latest generated sample, and a thumbnail of the attention
-pattern when the trainer reports one. Updates are pushed from the training loop itself (widget
-messages go out while a cell runs), at most every ``min_interval`` seconds, so plotting never
-slows training down.
+It plots train/val loss, tokens/s, the latest generated sample (once there is one), and a thumbnail
+of the attention pattern when the trainer reports one. Updates are pushed from the training loop
+itself (widget messages go out while a cell runs), at most every ``min_interval`` seconds, so
+plotting never slows training down.
 """
 
 from __future__ import annotations
@@ -133,9 +133,11 @@ class TrainingDashboard(View):
     def figures(self) -> list:
         return [self.figure()]
 
-    def _sample_html(self) -> str:
-        text = html.escape(self.sample_text) if self.sample_text else "<i>no sample yet</i>"
-        return f"<b>latest sample</b><pre style='white-space:pre-wrap;max-height:160px;overflow:auto'>{text}</pre>"
+    def _show_sample(self) -> None:
+        """Put the latest sample in its box, hidden until there is one (a trainer may never give any)."""
+        pre = "<pre style='white-space:pre-wrap;max-height:160px;overflow:auto'>"
+        self._sample.value = f"<b>latest sample</b>{pre}{html.escape(self.sample_text)}</pre>"
+        self._sample.layout.display = None if self.sample_text else "none"
 
     def _push(self, force: bool) -> None:
         if self._widget is None:
@@ -145,7 +147,7 @@ class TrainingDashboard(View):
             return
         self._last_push = now
         self._pane.show(self.figure())
-        self._sample.value = self._sample_html()
+        self._show_sample()
 
     def flush(self) -> None:
         """Draw the latest numbers now (call after training to show the very last step)."""
@@ -155,10 +157,8 @@ class TrainingDashboard(View):
     def widget(self) -> W.Widget:
         if self._widget is None:
             self._pane = PlotlyPane(self.figure())
-            self._sample = W.HTML(self._sample_html())
+            self._sample = W.HTML()
+            self._show_sample()
             self._widget = W.VBox([self._pane, self._sample])
             self._widget.add_class("minigpt-training-dashboard")
         return self._widget
-
-    def static_html(self) -> str:
-        return super().static_html() + self._sample_html()

@@ -180,8 +180,9 @@ class SamplingExplorer(View):
                         hovertemplate="%{x}: %{customdata[0]:.4f} (%{customdata[1]})<extra>" + name + "</extra>")  # fmt: skip
             fig.update_yaxes(range=[0, 1.05 * top_p], row=row, col=1, nticks=3)
             previous = np.where(kept, p, previous)
-        fig.update_layout(height=150 * len(STAGES) + 80, title="Next-token distribution after each stage (grey = removed)",
-                          bargap=0.15)  # fmt: skip
+        fig.update_layout(template=theme.TEMPLATE, height=150 * len(STAGES) + 80, bargap=0.15,
+                          title="Next-token distribution after each stage (grey = removed)",
+                          margin=dict(t=theme.SUBPLOT_TOP_MARGIN))  # fmt: skip
         return fig
 
     def _title(self, name: str) -> str:
@@ -191,7 +192,8 @@ class SamplingExplorer(View):
             "repetition_penalty": f"repetition penalty {s['repetition_penalty']:g} on {len(set(self.previous_ids))} seen tokens",
             "temperature": f"temperature {s['temperature']:g}",
             "top_k": f"top-k {s['top_k'] or 'off'}",
-            "top_p": f"top-p {s['top_p'] or 'off'} (sampled from this)",
+            # :g, as above: a slider's 0.9 arrives as 0.9000000000000001
+            "top_p": f"top-p {format(s['top_p'], 'g') if s['top_p'] else 'off'} (sampled from this)",
         }[name]
 
     def figures(self) -> list:
@@ -210,11 +212,12 @@ class SamplingExplorer(View):
             )  # fmt: skip
             for name, slider in sliders.items():
                 slider.style.description_width = "110px"
+                slider.layout.width = "100%"  # the whole row: top-k's 0..V needs more than the default 300 px
                 slider.observe(lambda change, name=name: self.set(**{name: change["new"]}), names="value")
             button = W.Button(description="sample", button_style="primary")
             button.on_click(lambda _: self.sample())
             self._drawn = W.HTML()
             self._pane = PlotlyPane(self.figure())
-            self._widget = W.VBox([W.HBox([W.VBox(list(sliders.values())), W.VBox([button, self._drawn])]), self._pane])
+            self._widget = W.VBox([*sliders.values(), W.HBox([button, self._drawn]), self._pane])
             self._widget.add_class("minigpt-sampling-view")
         return self._widget

@@ -33,9 +33,19 @@ HEAD_COLOURS: list[str] = _head_palette(MAX_DISTINCT_HEADS)
 PRIMARY = "#1f77b4"  # "kept" / neutral data (sampling survivors)
 ACCENT = "#d62728"  # the current selection (query token, chosen head)
 MUTED = "#b0b0b0"  # filtered-out tokens, masked regions
+# Analogy arrows: a neutral dark grey, which no group takes (every palette colour is saturated,
+# and the first one is the red of the first group).
+ARROW = "#333333"
 SEQUENTIAL = "Viridis"  # attention weights, probabilities
 DIVERGING = "RdBu_r"  # differences (compare mode), signed values
 FONT = dict(family="Inter, Helvetica, Arial, sans-serif", size=13)
+
+# A live pane's mode bar (plotly's buttons, 22 px high, 2 px from the top, ~250 px wide) floats over
+# the top right of the figure. Every title goes left and below that strip, so no button hides it.
+MODEBAR_PX = 32
+TITLE_PX = 30  # one title line (1.4 x the font size) and a gap above the plot
+TOP_MARGIN = MODEBAR_PX + TITLE_PX  # the plot starts under the title
+SUBPLOT_TOP_MARGIN = TOP_MARGIN + 24  # room for the first row's subplot titles too
 
 
 def head_colour(head: int) -> str:
@@ -62,7 +72,8 @@ TEMPLATE = go.layout.Template(
         font=FONT,
         paper_bgcolor="white",
         plot_bgcolor="white",
-        margin=dict(l=60, r=20, t=50, b=40),
+        title=dict(x=0, xref="paper", xanchor="left", y=1, yref="container", yanchor="top", pad=dict(t=MODEBAR_PX)),
+        margin=dict(l=60, r=20, t=TOP_MARGIN, b=40),
         colorway=HEAD_COLOURS,
         hoverlabel=dict(font=dict(size=13)),
         xaxis=dict(gridcolor="#eeeeee", zeroline=False),
