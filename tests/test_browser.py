@@ -106,6 +106,20 @@ def test_views_render_and_respond_in_jupyterlab(browser, sandbox):
         assert not [e for e in ours if e != ANYWIDGET_INIT_TIMEOUT], errors
 
 
+def open_offline(browser, html: Path):
+    """A page with every request but file:// refused, as on a machine with no network."""
+    context = browser.new_context(offline=True, viewport={"width": 1400, "height": 1000})
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
+    page = context.new_page()
+    page.goto(html.as_uri(), wait_until="load", timeout=120_000)
+    return context, page
+
+
+# output pictures that the browser has decoded (an <img> whose data URL is broken has naturalWidth 0)
+OUTPUT_IMAGES = "() => Array.from(document.querySelectorAll('.jp-OutputArea-output img'))"
+LOADED = f"() => ({OUTPUT_IMAGES})().map(im => im.complete && im.naturalWidth > 0)"
+
+
 def test_exported_html_shows_every_view_offline(browser, sandbox):
     root, notebooks = sandbox
     executed = root / "demo_executed.ipynb"
@@ -113,18 +127,94 @@ def test_exported_html_shows_every_view_offline(browser, sandbox):
     from widgets.export import to_html
 
     html = to_html(executed, root / "demo.html")
-    context = browser.new_context(offline=True, viewport={"width": 1400, "height": 1000})
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
-    page = context.new_page()
-    page.goto(html.as_uri(), wait_until="domcontentloaded", timeout=120_000)  # a 4 MB page on a busy CI box
-    n_figures = sum(len(c) for c in EXPECTED.values())
-    page.wait_for_function(
-        f"() => Array.from(document.querySelectorAll('.minigpt-static-figure')).filter(d => d.querySelector('.main-svg')"
-        f" && d.data && d.data.length > 0).length === {n_figures}",
-        timeout=120_000,
-    )
-    counts = page.evaluate("() => Array.from(document.querySelectorAll('.minigpt-static-figure')).map(d => d.data.length)")
-    assert counts == [n for c in EXPECTED.values() for n in c]
-    assert page.locator(".minigpt-tokens .minigpt-token").count() > 40
+    context, page = open_offline(browser, html)
+    n_views = len(EXPECTED) + 1  # the plotly views and the token view
+    assert len(lab.picture_outputs(executed)) == n_views
+    assert page.evaluate(LOADED) == [True] * n_views
     page.screenshot(path=str(lab.ARTIFACTS / "static_export.png"), full_page=True)
+    context.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# The course notebooks wherever a reader meets them: stored and untrusted, reopened after a run, exported
+# ------------------------------------------------------------------------------------------------
+
+COURSE = lab.REPO / "notebooks"
+STORED = sorted(p.name for p in COURSE.glob("*.ipynb"))
+CYCLED = ["02_embeddings.ipynb", "03_attention.ipynb", "07_sampling.ipynb"]  # 3D views, attention, the explorer
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A Lab sandbox holding copies of the stored notebooks: never signed here, so they open untrusted."""
+    root = tmp_path_factory.mktemp("course")
+    notebooks = root / "notebooks"
+    shutil.copytree(COURSE, notebooks, ignore=shutil.ignore_patterns("*.cfg", ".ipynb_checkpoints"))
+    lab.ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # every cell in the page, not only those near the screen, so that every output can be counted
+    tracker = root / "settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True, exist_ok=True)
+    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    with lab.jupyterlab(root, notebooks) as url:
+        yield root, notebooks, url
+
+
+def test_stored_notebooks_open_untrusted_with_every_picture_and_unmodified(browser, course):
+    _, notebooks, url = course
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    for name in STORED:
+        lab.open_notebook(page, url, name)
+        page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.status === 'idle'",
+                               timeout=60_000)  # fmt: skip
+        page.wait_for_timeout(1000)  # the kernel's info reply updates the notebook's metadata
+        assert not lab.is_dirty(page), f"{name}: opening it marks it modified"
+        expected = lab.picture_outputs(notebooks / name)
+        page.wait_for_function(f"() => ({LOADED})().filter(Boolean).length === {len(expected)}", timeout=30_000)
+        assert "model not found" not in page.inner_text(".jp-Notebook")
+        if name in CYCLED:
+            page.locator(".jp-OutputArea-output img").first.screenshot(path=str(lab.ARTIFACTS / f"untrusted_{name}.png"))
+        page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    page.close()
+
+
+@pytest.mark.parametrize("name", CYCLED)
+def test_run_save_new_kernel_reopen_draws_every_view_and_exports_offline(browser, course, name):
+    root, notebooks, url = course
+    n_views = len(lab.picture_outputs(COURSE / name))
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    lab.run_all_in_lab(page, url, name, timeout_ms=300_000)
+    page.wait_for_function(f"() => document.querySelectorAll('.minigpt-view').length === {n_views}", timeout=60_000)
+    lab.save_and_shut_down(page)
+
+    saved = notebooks / name
+    assert len(lab.picture_outputs(saved)) == n_views  # each live output also carries its picture
+    lab.open_notebook(page, url, name)
+    # every view comes back from the saved widget state, with the line that says how to make it live again
+    page.wait_for_function(f"() => document.querySelectorAll('.minigpt-view .minigpt-run-hint').length === {n_views}",
+                           timeout=60_000)  # fmt: skip
+    assert "model not found" not in page.inner_text(".jp-Notebook")
+    views = page.locator(".minigpt-view")
+    for k in range(n_views):
+        views.nth(k).scroll_into_view_if_needed()
+        views.nth(k).locator(".js-plotly-plot .main-svg").first.wait_for(timeout=60_000)
+        views.nth(k).screenshot(path=str(lab.ARTIFACTS / f"reopened_{name}_{k}.png"))
+    page.close()
+
+    from widgets.export import to_html
+
+    context, exported = open_offline(browser, to_html(saved, root / f"{name}.html"))
+    assert exported.evaluate(LOADED) == [True] * n_views
+    context.close()
+
+
+@pytest.mark.parametrize("name", STORED)
+def test_every_stored_notebook_exports_with_every_figure_offline(browser, tmp_path, name):
+    from widgets.export import to_html
+
+    expected = lab.picture_outputs(COURSE / name)
+    context, page = open_offline(browser, to_html(COURSE / name, tmp_path / f"{name}.html"))
+    assert page.evaluate(LOADED) == [True] * len(expected)
+    assert "plotly.js is embedded" not in page.inner_text("body")
+    if expected:
+        page.locator(".jp-OutputArea-output img").first.screenshot(path=str(lab.ARTIFACTS / f"export_{name}.png"))
     context.close()

@@ -1,4 +1,4 @@
-"""How figures reach the browser: one shared copy of plotly.js, small live panes, static fallbacks.
+"""How figures reach the browser: one shared copy of plotly.js and small live panes.
 
 Why not plotly's ``FigureWidget``? In plotly >= 6 every FigureWidget is an anywidget whose
 ``_esm`` holds the whole plotly.js bundle (~4.8 MB), and that string is saved in the notebook's
@@ -9,9 +9,7 @@ widget state once *per figure*. Here instead:
 * ``PlotlyPane`` is a tiny anywidget (its ``_esm`` is ~2 KB) that draws a figure JSON with
   ``Plotly.react`` and sends clicks back to Python. Arrays travel as plotly's typed-array
   encoding (base64 binary), not as JSON number lists.
-* ``static_html(figures)`` is the static fallback put beside the widget view in every output
-  bundle. It carries the same compressed plotly.js once per kernel session (the first view
-  shown) and later fallbacks reuse it, so exported HTML renders with no network at all.
+* Where no live widget can be drawn, a view's output shows its picture instead (``picture.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ from __future__ import annotations
 import base64
 import functools
 import gzip
-import hashlib
 import json
 from pathlib import Path
 
@@ -180,52 +177,6 @@ class PlotlyPane(anywidget.AnyWidget):
 
     def __repr__(self) -> str:
         return "PlotlyPane()"
-
-
-# ---------------------------------------------------------------------------------------------
-# Static fallback (text/html): renders in nbconvert HTML with no network
-# ---------------------------------------------------------------------------------------------
-
-_static_lib_sent = False
-
-
-def static_html(figures, title: str = "") -> str:
-    """HTML that draws ``figures`` with plotly.js, fully offline.
-
-    The first call in a kernel session embeds the compressed plotly.js (~2 MB); later calls reuse
-    the copy already on the page, so a notebook carries it once. Element ids come from a hash of
-    the content, so re-running a notebook gives byte-identical outputs (nbval compares text/html).
-    """
-    global _static_lib_sent
-    parts = [f"<div class='minigpt-static'>{f'<b>{title}</b>' if title else ''}"]
-    if not _static_lib_sent:
-        _static_lib_sent = True
-        parts.append(
-            "<script>" + _UNPACK_JS + "if (!globalThis.Plotly && !globalThis.__minigptStatic) {"
-            f"globalThis.__minigptStatic = unpackPlotly('{plotly_js_gzip_b64()}');}}</script>"
-        )
-    for fig in figures:
-        spec = figure_json(fig).replace("</", "<\\/")  # a "</script>" in a title must not end the tag
-        div_id = "minigpt-" + hashlib.sha1(spec.encode()).hexdigest()[:12]
-        height = fig.layout.height or 450
-        parts.append(
-            f"<div id='{div_id}' class='minigpt-static-figure' style='height:{height}px'></div>"
-            "<script>(function(){var fig=" + spec + ";"
-            f"var el=document.getElementById('{div_id}');"
-            "var ready=globalThis.Plotly?Promise.resolve(globalThis.Plotly):globalThis.__minigptStatic;"
-            "if(!ready){el.textContent='plotly.js is embedded in the first minigpt view of this notebook;"
-            " re-run the notebook from the top to see this figure.';return;}"
-            "ready.then(function(P){P.newPlot(el,fig.data,fig.layout,{displaylogo:false});});})();"
-            "</script>"
-        )
-    parts.append("</div>")
-    return "".join(parts)
-
-
-def reset_static_session() -> None:
-    """Forget that plotly.js was embedded (for tests and for exporting one view on its own)."""
-    global _static_lib_sent
-    _static_lib_sent = False
 
 
 def json_size(obj) -> int:

@@ -88,7 +88,7 @@ def jupyterlab(root: Path, notebooks_dir: Path, timeout: float = 60):
 
 def run_all_in_lab(page, url: str, name: str, timeout_ms: int = 60_000) -> None:
     """Open ``name`` in Lab, run all cells, and wait until the kernel is idle again."""
-    page.goto(f"{url}/lab/tree/{name}", wait_until="domcontentloaded")
+    page.goto(f"{url}/lab/tree/{name}?reset", wait_until="domcontentloaded")  # ?reset: no tabs from earlier pages
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget "
                            "&& window.jupyterapp.shell.currentWidget.sessionContext "
                            "&& window.jupyterapp.shell.currentWidget.sessionContext.session "
@@ -116,3 +116,36 @@ def execute_notebook(source: Path, target: Path, cwd: Path, env: dict) -> None:
         os.environ.clear()
         os.environ.update(old)
     nbformat.write(nb, target)
+
+
+NOTEBOOK_READY = ("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                  " && window.jupyterapp.shell.currentWidget.context"
+                  " && window.jupyterapp.shell.currentWidget.context.isReady")  # fmt: skip
+
+
+def open_notebook(page, url: str, name: str, timeout_ms: int = 60_000) -> None:
+    """Open ``name`` in Lab and wait until its content has loaded (the kernel may still be starting)."""
+    page.goto(f"{url}/lab/tree/{name}?reset", wait_until="domcontentloaded")
+    page.wait_for_function(NOTEBOOK_READY, timeout=timeout_ms)
+
+
+def is_dirty(page) -> bool:
+    """Whether Lab marks the open notebook modified (the dot on its tab)."""
+    return page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty")
+
+
+def save_and_shut_down(page, timeout_ms: int = 60_000) -> None:
+    """Save the open notebook (as Ctrl-S does) and shut its kernel down."""
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=timeout_ms)
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.sessionContext.session", timeout=timeout_ms)
+
+
+def picture_outputs(path: Path) -> list[str]:
+    """The text/plain line of every output of a stored notebook that carries a picture, in page order."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    return [out["data"].get("text/plain", "") for cell in nb.cells for out in cell.get("outputs", [])
+            if "image/png" in out.get("data", {})]  # fmt: skip
