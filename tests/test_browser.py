@@ -174,6 +174,12 @@ def test_stored_notebooks_open_untrusted_with_every_picture_and_unmodified(brows
         if name in CYCLED:
             page.locator(".jp-OutputArea-output img").first.screenshot(path=str(lab.ARTIFACTS / f"untrusted_{name}.png"))
         page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    # Notebook 7 (served by the same server) renders outputs with the same rules: the pictures show there too
+    for name in CYCLED:
+        page.goto(f"{url}/notebooks/{name}", wait_until="domcontentloaded")
+        expected = lab.picture_outputs(notebooks / name)
+        page.wait_for_function(f"() => ({LOADED})().filter(Boolean).length === {len(expected)}", timeout=60_000)
+        page.screenshot(path=str(lab.ARTIFACTS / f"notebook7_{name}.png"))
     page.close()
 
 

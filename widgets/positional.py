@@ -129,7 +129,7 @@ class PositionalEncodingView(View):
         # fixed ranges, not scaleanchor: an axis constraint can stall plotly in a lazily laid-out page
         fig.update_xaxes(range=[-1.15, 1.15], row=1, col=2)
         fig.update_yaxes(range=[-1.15, 1.15], row=1, col=2)
-        fig.update_layout(template=theme.TEMPLATE, height=700, title="Positional encodings", legend=dict(x=0.62, y=1.0),
+        fig.update_layout(template=theme.TEMPLATE, height=700, title="Positional encodings", legend=dict(x=0.5, y=0.79, xanchor="center", yanchor="middle", bgcolor="rgba(255,255,255,0.8)"),
                           margin=dict(t=theme.SUBPLOT_TOP_MARGIN))  # fmt: skip
         return fig
 

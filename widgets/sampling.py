@@ -164,8 +164,10 @@ class SamplingExplorer(View):
         stages = self.stages()
         top = np.argsort(-stages["raw"], kind="stable")[: self.show]
         labels = [f"{self.tokens[i]!r}" for i in top]
-        fig = make_subplots(rows=len(STAGES), cols=1, shared_xaxes=True, vertical_spacing=0.04,
+        # every panel names its tokens: with the names only under the last panel, the first is 800 px from them
+        fig = make_subplots(rows=len(STAGES), cols=1, shared_xaxes=True, vertical_spacing=0.075,
                             subplot_titles=[self._title(name) for name in STAGES])  # fmt: skip
+        fig.update_xaxes(showticklabels=True, tickfont=dict(size=11))
         top_p = max(float(stages[name][top].max()) for name in STAGES)
         previous = stages["raw"][top]
         for row, name in enumerate(STAGES, start=1):
@@ -180,7 +182,7 @@ class SamplingExplorer(View):
                         hovertemplate="%{x}: %{customdata[0]:.4f} (%{customdata[1]})<extra>" + name + "</extra>")  # fmt: skip
             fig.update_yaxes(range=[0, 1.05 * top_p], row=row, col=1, nticks=3)
             previous = np.where(kept, p, previous)
-        fig.update_layout(template=theme.TEMPLATE, height=150 * len(STAGES) + 80, bargap=0.15,
+        fig.update_layout(template=theme.TEMPLATE, height=170 * len(STAGES) + 80, bargap=0.15,
                           title="Next-token distribution after each stage (grey = removed)",
                           margin=dict(t=theme.SUBPLOT_TOP_MARGIN))  # fmt: skip
         return fig
