@@ -179,7 +179,7 @@ def test_stored_notebooks_open_untrusted_with_every_picture_and_unmodified(brows
         page.goto(f"{url}/notebooks/{name}", wait_until="domcontentloaded")
         expected = lab.picture_outputs(notebooks / name)
         page.wait_for_function(f"() => ({LOADED})().filter(Boolean).length === {len(expected)}", timeout=60_000)
-        page.screenshot(path=str(lab.ARTIFACTS / f"notebook7_{name}.png"))
+        page.locator(".jp-OutputArea-output img").first.screenshot(path=str(lab.ARTIFACTS / f"notebook7_{name}.png"))
     page.close()
 
 
