@@ -57,6 +57,15 @@ def captured_to_numpy(cap: Captured, batch_index: int = 0) -> dict:
     return dict(attention=stack(cap.attention), residual=stack(cap.residual) if cap.residual else None)
 
 
+def logit_lens(model, residual: torch.Tensor) -> torch.Tensor:
+    """[B, T, C] residual stream -> [B, T, V] logits, read with the model's own final norm and unembedding.
+
+    Applied to ``cap.residual[i]`` it shows what the model would predict if it stopped after block i;
+    on the last entry it is exactly the model's output.
+    """
+    return model.lm_head(model.transformer.ln_f(residual))
+
+
 def attention_for_widgets(model, tokenizer, text: str) -> dict:
     """Run ``text`` through ``model`` and return dict(tokens=list[str], weights=float32 array [L, H, T, T])."""
     ids = tokenizer.encode(text)

@@ -291,3 +291,16 @@ def from_pretrained(name_or_path: str | os.PathLike = "gpt2", *, cache_dir: str 
         path = download(str(name_or_path), cache_dir)
     sd, config = read_checkpoint(path)
     return load_gpt2_state_dict(sd, config).eval()
+
+
+def pretrained_or_none(name_or_path: str | os.PathLike | None = None):
+    """``(model, "")`` when GPT-2 can be had, else ``(None, why and how to get it)``: never raises for missing weights.
+
+    For lessons that use GPT-2 when it is there and still run to the end when it is not.
+    ``name_or_path`` defaults to ``$MINIGPT_GPT2`` (a size or a local file/folder), then "gpt2".
+    """
+    name_or_path = name_or_path or os.environ.get("MINIGPT_GPT2") or "gpt2"
+    try:
+        return from_pretrained(name_or_path), ""
+    except WeightsNotFoundError as e:
+        return None, str(e)
