@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "(repeatable)")
     train.add_argument("--device", default=None, help="auto | cpu | cuda | mps (default: the recipe's, auto)")
     train.add_argument("--max-iters", type=_count(1), default=None,
-                       help="optimiser steps (the cosine schedule is stretched to this length)")
+                       help="optimiser steps (the learning-rate schedule is stretched to this length)")
     train.add_argument("--batch-size", type=_count(1), default=None, help="sequences per step (default: the recipe's)")
     train.add_argument("--eval-iters", type=_count(1), default=None, help="batches per evaluation (default: the recipe's)")
     train.add_argument("--out", default=None, help="checkpoint file (default: out/<preset>.safetensors)")

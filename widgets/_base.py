@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anywidget
 import ipywidgets as W
 import traitlets
@@ -17,22 +19,7 @@ class RunHint(anywidget.AnyWidget):
     controls answer nothing until the cell runs again. A live view shows no line.
     """
 
-    # The line replaces the red "disconnected" mark ipywidgets puts on every control of such a view.
-    _esm = """
-    export default { async render({ model, el }) {
-      const me = await model.widget_manager.get_model(model.get("ref"));
-      if (me.comm_live) return;
-      if (!document.getElementById("minigpt-run-hint-style")) {
-        const style = document.createElement("style");
-        style.id = "minigpt-run-hint-style";
-        style.textContent = ".minigpt-view .jupyter-widgets-disconnected::before { content: none; }";
-        document.head.append(style);
-      }
-      el.className = "minigpt-run-hint";
-      el.style.cssText = "color:#666;font-size:12px;padding:2px 0";
-      el.textContent = "Saved view: run the cell to interact.";
-    }};
-    """
+    _esm = Path(__file__).with_name("run_hint.js")
     ref = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self):
