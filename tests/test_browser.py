@@ -224,3 +224,65 @@ def test_every_stored_notebook_exports_with_every_figure_offline(browser, tmp_pa
     if expected:
         page.locator(".jp-OutputArea-output img").first.screenshot(path=str(lab.ARTIFACTS / f"export_{name}.png"))
     context.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# GPT-2's full context: 12 layers x 12 heads x 1024 tokens stays clickable
+# ------------------------------------------------------------------------------------------------
+
+FULL_CONTEXT = """import numpy as np
+from widgets import AttentionView
+L, H, T = 12, 12, 1024
+rng = np.random.default_rng(0)
+weights = rng.random((L, H, T, T), dtype=np.float32) ** 8          # peaked rows, like trained heads
+weights *= np.tril(np.ones((T, T), np.float32))                    # causal
+weights /= weights.sum(-1, keepdims=True)
+view = AttentionView([f"t{i}" for i in range(T)], weights)
+view"""
+PLOT = "document.querySelectorAll('.minigpt-attention-view .js-plotly-plot')[{}]"
+
+
+def test_full_context_view_answers_head_and_token_clicks(browser, sandbox):
+    """A head click in the model view and a token click in the text view both redraw; the wait is printed
+    (benchmarks/widgets.py gives the build time and payload at this size)."""
+    import time
+
+    import nbformat
+    from widgets.attention import THUMB_GAP
+
+    root, notebooks = sandbox
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                                           "language": "python"}})  # fmt: skip
+    nb.cells = [nbformat.v4.new_code_cell(FULL_CONTEXT)]
+    nbformat.write(nb, notebooks / "full_context.ipynb")
+    with lab.jupyterlab(root, notebooks) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        lab.run_all_in_lab(page, url, "full_context.ipynb", timeout_ms=180_000)
+        page.locator(".minigpt-attention-view").first.scroll_into_view_if_needed()  # panes draw once on screen
+        page.wait_for_function(f"() => {{ const c = ({TRACE_COUNTS})('.minigpt-attention-view');"
+                               " return c.length === 3 && c.every(n => n > 0); }", timeout=120_000)  # fmt: skip
+        waits = {}
+
+        # the model view: click the thumbnail of layer 7, head 9 (the mosaic's data units: thumbnails + gaps)
+        cell = 32 + THUMB_GAP
+        page.locator(".minigpt-attention-view .js-plotly-plot").nth(0).scroll_into_view_if_needed()
+        x, y = page.evaluate(f"""([x, y]) => {{ const gd = {PLOT.format(0)}, r = gd.getBoundingClientRect();
+            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+            return [r.left + xa._offset + xa.l2p(x), r.top + ya._offset + ya.l2p(y)]; }}""", [9 * cell + 16, 7 * cell + 16])
+        start = time.perf_counter()
+        page.mouse.click(x, y)
+        page.wait_for_function(f"() => {PLOT.format(1)}.layout.title.text.includes('layer 7 head 9')", timeout=60_000)
+        waits["head click -> head view"] = time.perf_counter() - start
+
+        # the text view: click the first query token shown
+        text_plot = page.locator(".minigpt-attention-view .js-plotly-plot").nth(2)
+        text_plot.scroll_into_view_if_needed()
+        before = page.evaluate(f"() => {PLOT.format(2)}.layout.title.text")
+        box = text_plot.locator(".scatterlayer .trace").first.locator(".point").nth(0).bounding_box()
+        start = time.perf_counter()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_function(f"(b) => {PLOT.format(2)}.layout.title.text !== b", arg=before, timeout=60_000)
+        waits["token click -> text view"] = time.perf_counter() - start
+        page.locator(".minigpt-attention-view").first.screenshot(path=str(lab.ARTIFACTS / "full_context_view.png"))
+        print("12 x 12 x 1024 view, click to redraw:", {k: f"{v:.2f} s" for k, v in waits.items()})
+        page.close()
