@@ -207,7 +207,7 @@ def _recipe_trainer(recipe, model_config, config, resumed):
 
 def _data_trainer(args, model_config, model_changes: dict, config, resumed):
     """A model on the text at ``--data``: the tokenizer, the cached token file, the model, the Trainer."""
-    from minigpt.data.tokens import MemmapBatches, fingerprint, token_cache
+    from minigpt.data.tokens import MemmapBatches, build_tokenizer, fingerprint, token_cache
     from minigpt.train import Trainer
 
     spec = _tokenizer_spec(args, resumed)
@@ -218,7 +218,7 @@ def _data_trainer(args, model_config, model_changes: dict, config, resumed):
         _check_same_data(resumed, identity, args)
         tokenizer = resumed.tokenizer
     else:
-        tokenizer = _build_tokenizer(spec, args.data, progress)
+        tokenizer = build_tokenizer(spec, args.data, progress)
     config = replace(config, data=identity)
     model = _data_model(args, model_config, model_changes, tokenizer, config.seed, resumed)  # before encoding:
     tokens = token_cache(args.data, tokenizer, data_hash=data_hash, progress=progress)  # fails fast if offline
@@ -259,30 +259,6 @@ def _check_same_data(resumed, identity: str, args) -> None:
                          "to start a new run on this one")
     raise ValueError(f"--resume {resumed.path} was trained with --tokenizer {saved_tok}, not {tok}; "
                      f"resume with --tokenizer {saved_tok}, or drop --resume to start a new run")
-
-
-def _build_tokenizer(spec: str, data, progress: bool):
-    """char: the text's characters; bpe:N: our BPE with N merges trained on the text; gpt2: tiktoken's."""
-    from minigpt.data.tokens import data_files, read_text
-    from minigpt.tokenizers import BPETokenizer, CharTokenizer, TiktokenTokenizer
-
-    if spec == "gpt2":
-        return TiktokenTokenizer("gpt2")
-    if spec == "char":
-        from minigpt.data.tokens import _pieces
-
-        characters = set()
-        for text, _ in _pieces(data_files(data)):  # streamed: the vocabulary without the whole text in memory
-            characters.update(text)
-        if not characters:
-            raise ValueError(f"--data {data} is empty; give a text to train on")
-        return CharTokenizer(sorted(characters))
-    merges = int(spec.split(":")[1])
-    text = read_text(data)
-    if not text:
-        raise ValueError(f"--data {data} is empty; give a text to train on")
-    special = ("<|endoftext|>",)
-    return BPETokenizer.train(text, 256 + merges + len(special), special, progress=progress)
 
 
 def _data_model(args, model_config, model_changes: dict, tokenizer, seed: int, resumed=None):

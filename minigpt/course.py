@@ -53,3 +53,33 @@ def setup() -> int:
     torch.manual_seed(value)
     print(f"minigpt course | scale={scale()} | seed={value}")
     return value
+
+
+def write_course_prose(notebooks: str | os.PathLike, out: str | os.PathLike | None = None):
+    """Every markdown cell of the notebooks in ``notebooks`` (in file order) as one UTF-8 text file; its path.
+
+    The default text of notebook 12 ("Your own GPT"): a few hundred kilobytes of English about transformers that
+    ships with the course, so the notebook runs offline. ``out`` defaults to the course's cache folder.
+    """
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from minigpt.data.corpus import cache_dir
+
+    paths = sorted(Path(notebooks).glob("*.ipynb"))
+    if not paths:
+        raise FileNotFoundError(f"no .ipynb notebooks in {Path(notebooks).resolve()}; pass the course's notebooks/ folder")
+    cells = []
+    for path in paths:
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "markdown":
+                source = cell["source"]
+                cells.append(source if isinstance(source, str) else "".join(source))
+    out = Path(out) if out is not None else cache_dir() / "course_prose.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # atomic write: a half-written file never replaces a good one
+    with tempfile.NamedTemporaryFile("w", dir=out.parent, suffix=".tmp", delete=False, encoding="utf-8") as f:
+        f.write("\n\n".join(cells) + "\n")
+    os.replace(f.name, out)
+    return out

@@ -166,6 +166,30 @@ def tokenizer_hash(tokenizer) -> str:
     return hashlib.sha256(json.dumps(tokenizer.to_dict(), sort_keys=True).encode("utf-8")).hexdigest()
 
 
+def build_tokenizer(spec: str, data: str | os.PathLike, progress: bool = False):
+    """The tokenizer ``spec`` names, for the data set at ``data`` (``--tokenizer`` of ``python -m minigpt train``).
+
+    ``char``: the text's characters; ``bpe:N``: our BPE with N merges trained on the text; ``gpt2``: tiktoken's.
+    """
+    from minigpt.tokenizers import BPETokenizer, CharTokenizer, TiktokenTokenizer
+
+    if spec == "gpt2":
+        return TiktokenTokenizer("gpt2")
+    if spec == "char":
+        characters = set()
+        for text, _ in _pieces(data_files(data)):  # streamed: the vocabulary without the whole text in memory
+            characters.update(text)
+        if not characters:
+            raise ValueError(f"--data {data} is empty; give a text to train on")
+        return CharTokenizer(sorted(characters))
+    merges = int(spec.split(":")[1])
+    text = read_text(data)
+    if not text:
+        raise ValueError(f"--data {data} is empty; give a text to train on")
+    special = ("<|endoftext|>",)
+    return BPETokenizer.train(text, 256 + merges + len(special), special, progress=progress)
+
+
 @dataclass(frozen=True)
 class TokenFile:
     """A cached, encoded data set: ``ids()`` is a read-only memory map of its token ids."""

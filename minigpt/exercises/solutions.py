@@ -23,7 +23,7 @@ import importlib
 from collections.abc import Callable
 
 MODULES = ("flow", "tokenization", "embeddings", "attention", "positions", "block", "training", "sampling",
-           "interpretability", "architectures", "efficiency", "gpt2")  # in the order of the notebooks (00 .. 11)
+           "interpretability", "architectures", "efficiency", "gpt2", "own")  # in notebook order (00 .. 12)
 
 
 def all_checks() -> dict[str, Callable]:
