@@ -1,4 +1,4 @@
-"""Tokenizers with one interface (see :class:`Tokenizer`): characters, words, our own BPE, and OpenAI's.
+"""Tokenizers with one interface (see :class:`Tokenizer`): characters, words, our own BPE and unigram, and OpenAI's.
 
 >>> from minigpt.tokenizers import CharTokenizer, BPETokenizer, TiktokenTokenizer
 >>> TiktokenTokenizer("gpt2").encode("Hello, world")
@@ -9,9 +9,10 @@ from minigpt.tokenizers.base import Tokenizer, tokenizer_from_dict, visible, vis
 from minigpt.tokenizers.bpe import GPT4_SPLIT_PATTERN, BPETokenizer, MergeStep, train_steps
 from minigpt.tokenizers.char import CharTokenizer
 from minigpt.tokenizers.tiktoken_tokenizer import TiktokenTokenizer
+from minigpt.tokenizers.unigram import UnigramTokenizer
 from minigpt.tokenizers.word import WordTokenizer
 
 __all__ = [
     "BPETokenizer", "CharTokenizer", "GPT4_SPLIT_PATTERN", "MergeStep", "TiktokenTokenizer", "Tokenizer",
-    "WordTokenizer", "tokenizer_from_dict", "train_steps", "visible", "visible_bytes",
+    "UnigramTokenizer", "WordTokenizer", "tokenizer_from_dict", "train_steps", "visible", "visible_bytes",
 ]
