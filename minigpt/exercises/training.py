@@ -1,7 +1,8 @@
 """Checks for notebook 06 (training a mini GPT).
 
-``check_get_batch(fn)``   Exercise 1: cut a batch of (input, target) windows from the token stream.
-``check_best_step(fn)``   Exercise 2: early stopping, the step whose checkpoint to keep (lowest val loss).
+``check_get_batch(fn)``       Exercise 1: cut a batch of (input, target) windows from the token stream.
+``check_training_step(fn)``   Exercise 2: one optimiser step by hand (zero_grad, forward, backward, clip, step).
+``check_best_step(fn)``       Exercise 3: early stopping, the step whose checkpoint to keep (lowest val loss).
 
 A batch is judged by what makes it right, not by one particular way of drawing it: any sampler
 that draws its start positions from the generator it is given, over every valid start, is fine
@@ -10,6 +11,7 @@ that draws its start positions from the generator it is given, over every valid 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 
 import torch
@@ -194,3 +196,133 @@ def check_best_step(learner_best_step: Callable[[Sequence[dict]], int]) -> Resul
                           f"30, 60, ...) you picked step {got}; the lowest val loss is at step {want}.",
                           _best_step_hint(got, history, want))
     return passed("you keep the checkpoint with the lowest val loss: early stopping at the right step.")
+
+
+# -- Exercise 3: one training step by hand ----------------------------------------------------------------
+
+
+def training_step(model, optimizer, x, y, grad_clip):
+    """One optimiser step on the batch ``x, y`` (LongTensor[B, T] each); returns the loss before the step.
+
+    The five moves of ``Trainer.train_step`` (without its learning-rate schedule, seeds and micro-batches)::
+
+        optimizer.zero_grad()                                   # forget the last step's gradients
+        logits, loss = model(x, y)                              # forward: (B, T, V) logits, mean cross-entropy
+        loss.backward()                                         # backward: every parameter's .grad
+        clip_grad_norm_(model.parameters(), grad_clip)          # scale all gradients down if their norm > grad_clip
+        optimizer.step()                                        # move the weights
+    """
+    optimizer.zero_grad(set_to_none=True)
+    _, loss = model(x, y)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return loss.detach()
+
+
+_STEP_TOL = 1e-5  # weights and loss, float32: 10x below the smallest slip (a missing zero_grad: 1.3e-4)
+_STEP_CLIP = 0.05  # below the gradient norm of both test steps, so the clip always acts
+_STEP_LR = 0.5  # plain SGD: every mistake changes the update in proportion, none is hidden by Adam's scaling
+
+
+def _step_setup(seed: int = 0):
+    """A tiny GPT, two batches and an SGD optimiser factory, without touching torch's global RNG."""
+    from minigpt.config import GPTConfig
+    from minigpt.model import GPT
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = GPT(GPTConfig(vocab_size=17, block_size=8, n_layer=1, n_head=2, n_embd=16, dropout=0.0, bias=False))
+        g = torch.Generator().manual_seed(seed)
+        batches = [tuple(torch.randint(0, 17, (2, 8), generator=g) for _ in range(2)) for _ in range(2)]
+    return model, batches
+
+
+def _sgd(model):
+    return torch.optim.SGD(model.parameters(), lr=_STEP_LR)
+
+
+def _run_variant(model, batches, variant: str):
+    """Weights and losses after two steps of ``variant`` (a reference or a usual slip) on a copy of ``model``."""
+    model = copy.deepcopy(model)
+    optimizer = _sgd(model)
+    losses = []
+    for x, y in batches:
+        if variant != "no zero_grad":
+            optimizer.zero_grad(set_to_none=True)
+        _, loss = model(x, y)
+        loss.backward()
+        if variant == "clip by value":
+            torch.nn.utils.clip_grad_value_(model.parameters(), _STEP_CLIP)
+        elif variant != "no clip":
+            torch.nn.utils.clip_grad_norm_(model.parameters(), _STEP_CLIP)
+        optimizer.step()
+        losses.append(loss.item())
+        if variant == "loss after":
+            with torch.no_grad():
+                losses[-1] = model(x, y)[1].item()
+    return [p.detach().clone() for p in model.parameters()], losses
+
+
+def _max_diff(a, b) -> float:
+    return max((u - v).abs().max().item() for u, v in zip(a, b))
+
+
+_STEP_ORDER = "zero_grad → forward → backward → clip → step"
+_STEP_SLIPS = {
+    "no zero_grad": ("your first step is right but the second is not: it matches a step that kept the first step's "
+                     "gradients", "call optimizer.zero_grad() first: loss.backward() ADDS to .grad, so without it "
+                     "each step also pushes along all the old gradients."),
+    "no clip": ("your weights match a step without gradient clipping",
+                "after loss.backward() and before optimizer.step(): "
+                "torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)."),
+    "clip by value": ("your weights match a step that clips each gradient entry on its own (clip_grad_value_)",
+                      "clip the NORM of all gradients together: torch.nn.utils.clip_grad_norm_(model.parameters(), "
+                      "grad_clip) keeps their direction and only scales them down."),
+}
+
+
+@with_reference(training_step)
+def check_training_step(learner_step: Callable) -> Result:
+    """``learner_step(model, optimizer, x, y, grad_clip) -> loss`` must do one optimiser step exactly like
+    ``training_step``: two steps on a tiny GPT with plain SGD and a clip that acts, compared with the
+    reference after each step (weights and the returned loss to 1e-5)."""
+    model, batches = _step_setup()
+    mine = copy.deepcopy(model)
+    optimizer = _sgd(mine)
+    start = [p.detach().clone() for p in mine.parameters()]
+    want_weights, want_losses = _run_variant(model, batches, "reference")
+    for index, (x, y) in enumerate(batches):
+        what = f"at step {index + 1}, your function"
+        got = call_learner(learner_step, mine, optimizer, x.clone(), y.clone(), _STEP_CLIP, name=what,
+                           hint=f"the order is {_STEP_ORDER}; run it on the model of this notebook and read the error.")
+        got = number_answer(got, what, hint="return the loss of the forward pass: return loss (or loss.item())")
+        if isinstance(got, Result):
+            return got
+        reference = copy.deepcopy(model)
+        ref_weights, ref_losses = _run_variant(reference, batches[: index + 1], "reference")
+        weights = [p.detach().clone() for p in mine.parameters()]
+        if not all(torch.isfinite(w).all() for w in weights):
+            return failed(f"after step {index + 1} your weights contain NaN or inf.", "print loss and the gradient norm.")
+        if abs(got - ref_losses[-1]) > _STEP_TOL:
+            slip = _run_variant(model, batches[: index + 1], "loss after")[1][-1]
+            hint = ("that is the loss AFTER the step; return the loss of the forward pass before optimizer.step()."
+                    if abs(got - slip) <= _STEP_TOL else "return the loss that model(x, y) gives: _, loss = model(x, y).")
+            return failed(f"at step {index + 1} you returned loss {got:.5f}; the forward pass gives {ref_losses[-1]:.5f}.",
+                          hint)
+        moved = _max_diff(weights, start if index == 0 else previous)
+        if moved == 0.0:
+            return failed(f"after step {index + 1} the weights have not changed.",
+                          f"the order is {_STEP_ORDER}: optimizer.step() must come after loss.backward(), and "
+                          "zero_grad() before the forward pass, not between backward and step.")
+        diff = _max_diff(weights, ref_weights)
+        if diff > _STEP_TOL:
+            for variant, (message, hint) in _STEP_SLIPS.items():
+                slip_weights = _run_variant(model, batches[: index + 1], variant)[0]
+                if _max_diff(weights, slip_weights) <= _STEP_TOL:
+                    return failed(f"{message} (after step {index + 1}, max weight difference {diff:.2g}).", hint)
+            return failed(f"after step {index + 1} your weights differ from the reference step's by up to {diff:.2g}.",
+                          f"the order is {_STEP_ORDER}, each exactly once, with the optimizer you are given.")
+        previous = weights
+    return passed(f"your step matches the reference ({_STEP_ORDER}): same loss and same weights to "
+                  f"{_STEP_TOL:g} after each of two steps.")
