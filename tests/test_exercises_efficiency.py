@@ -60,3 +60,86 @@ def test_quantize_mistakes_fail_with_hints():
     assert not bad_scale.passed and "scales differ" in bad_scale.message
     wrong_shape = check_quantize(lambda w: (quantize_int8(w)[0].T, quantize_int8(w)[1]))
     assert not wrong_shape.passed and "shape" in wrong_shape.message
+
+
+# -- FlashAttention and speculative decoding (issue 17) ------------------------------------------------
+
+import math  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from minigpt.exercises import efficiency as E  # noqa: E402
+from minigpt.exercises.efficiency import check_flash_attention, check_speculative_step  # noqa: E402
+from minigpt.speculative import _greedy_next  # noqa: E402
+from minigpt.speculative import speculative_step as spec_reference  # noqa: E402
+
+
+def test_flash_solution_passes_in_any_form():
+    assert check_flash_attention(E.flash_attention).passed
+    assert check_flash_attention(lambda q, k, v, b: E.flash_attention(q.double(), k.double(), v.double(), b).numpy()).passed
+    assert check_flash_attention(lambda q, k, v, b: E.flash_attention(q, k, v, b).half()).passed
+
+
+def test_flash_mistakes_fail_with_hints():
+    assert "multiply acc" in check_flash_attention(lambda *a: E._flash_variant(*a, rescale_acc=False)).hint
+    assert "multiply l" in check_flash_attention(lambda *a: E._flash_variant(*a, rescale_l=False)).hint
+    assert "causal" in check_flash_attention(lambda *a: E._flash_variant(*a, causal=False)).hint
+    assert "√D" in check_flash_attention(lambda *a: E._flash_variant(*a, scale=False)).hint
+    whole = check_flash_attention(lambda q, k, v, b: E._softmax_attention(q, k, v))
+    assert not whole.passed and "score matrix" in whole.message
+
+    def without_max(q, k, v, block_size):
+        T = q.size(2)
+        s = (q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))).masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1),
+                                                                         float("-inf"))
+        p = torch.exp(s)
+        return (p @ v) / p.sum(-1, keepdim=True)
+
+    overflow = check_flash_attention(without_max)
+    assert not overflow.passed and "running max" in overflow.hint
+    assert check_flash_attention(lambda q, k, v, b: None).message.startswith("flash_attention returned None")
+
+
+def _proposal(draft, ids, k):
+    out = []
+    for _ in range(k):
+        out.append(int(_greedy_next(draft, ids + out)[-1]))
+    return out
+
+
+def test_speculative_solution_passes_in_any_form():
+    assert check_speculative_step(E.speculative_step).passed
+    assert check_speculative_step(lambda *a: np.array(spec_reference(*a), dtype=np.int64)).passed
+    assert check_speculative_step(lambda *a: torch.tensor(spec_reference(*a))).passed
+
+
+def test_speculative_mistakes_fail_with_hints():
+    def off_by_one(large, draft, ids, k):
+        proposal = _proposal(draft, ids, k)
+        want = _greedy_next(large, ids + proposal)[len(ids):].tolist() + [0]
+        n = 0
+        while n < k and proposal[n] == want[n]:
+            n += 1
+        return proposal[:n] + [want[n]]
+
+    assert "AFTER position i" in check_speculative_step(off_by_one).hint
+    def no_bonus_token(*args):
+        new = spec_reference(*args)
+        return new[:-1] if len(new) > 1 else new
+
+    no_bonus = check_speculative_step(no_bonus_token)
+    assert not no_bonus.passed and "want[n]" in no_bonus.hint
+    unchecked = check_speculative_step(lambda large, draft, ids, k: _proposal(draft, ids, k))
+    assert not unchecked.passed and "checked" in unchecked.hint
+    plain = check_speculative_step(lambda large, draft, ids, k: [int(_greedy_next(large, ids)[-1])])
+    assert not plain.passed and "not only one token" in plain.hint
+
+    def token_by_token(large, draft, ids, k):
+        for _ in range(k):
+            _greedy_next(large, ids)
+        return spec_reference(large, draft, ids, k)
+
+    many = check_speculative_step(token_by_token)
+    assert not many.passed and "ran" in many.message and "ONE forward pass" in many.hint
+    assert not check_speculative_step(lambda *a: []).passed
+    assert "returned None" in check_speculative_step(lambda *a: None).message
