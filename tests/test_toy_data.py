@@ -8,6 +8,7 @@ import torch
 
 from minigpt.data import (
     ANALOGIES,
+    bigram_backcopy,
     copy_task,
     grammar_corpus,
     grammar_sentences,
@@ -140,3 +141,32 @@ def test_word_analogy_corpus_supports_vector_arithmetic():
         sims = emb @ (emb[index[a]] - emb[index[b]] + emb[index[c]])
         sims[[index[a], index[b], index[c]]] = -np.inf
         assert vocab[int(np.argmax(sims))] == d, (a, b, c, d)
+
+
+def test_bigram_backcopy_copies_after_triggers_and_follows_a_fixed_bigram_table_elsewhere():
+    from minigpt.data.toy import BOS, FIRST_CONTENT_ID
+
+    x, y = bigram_backcopy(64, 33, 40, n_triggers=3, seed=5)
+    assert x.shape == y.shape == (64, 32)
+    assert torch.equal(x, bigram_backcopy(64, 33, 40, n_triggers=3, seed=5)[0])  # deterministic
+    assert (x[:, 0] == BOS).all() and (x[:, 1:] != BOS).all()
+    assert (y[:, 0] == -100).all() and torch.equal(y[:, :-1][:, 1:], x[:, 2:])  # y is x shifted by one
+    seq = torch.cat([x, y[:, -1:]], dim=1)
+    first_ordinary = FIRST_CONTENT_ID + 3
+    successors = {}
+    n_triggers_seen = 0
+    for row in seq.tolist():
+        for i in range(2, len(row)):
+            if row[i - 1] < first_ordinary:  # after a trigger: the token before the trigger comes back
+                assert row[i] == row[i - 2]
+                n_triggers_seen += 1
+            elif row[i] >= first_ordinary:  # an ordinary token: one of two fixed successors
+                successors.setdefault(row[i - 1], set()).add(row[i])
+    assert n_triggers_seen > 0.1 * 64 * 31
+    assert all(len(s) <= 2 for s in successors.values()) and any(len(s) == 2 for s in successors.values())
+    g = torch.Generator().manual_seed(0)
+    assert not torch.equal(bigram_backcopy(8, 10, 40, generator=g)[0], bigram_backcopy(8, 10, 40, generator=g)[0])
+    with pytest.raises(ValueError):
+        bigram_backcopy(2, 10, 7, n_triggers=3)  # one ordinary id: no bigram to follow
+    with pytest.raises(ValueError):
+        bigram_backcopy(2, 2, 40)

@@ -10,6 +10,7 @@ from minigpt.data.corpus import CORPORA, Corpus, DataNotFoundError, cache_dir, c
 from minigpt.data.toy import (
     ANALOGIES,
     GrammarSentence,
+    bigram_backcopy,
     copy_task,
     grammar_corpus,
     grammar_sentences,
@@ -23,7 +24,8 @@ from minigpt.data.toy import (
 )
 
 __all__ = [
-    "ANALOGIES", "BatchSampler", "CORPORA", "Corpus", "DataNotFoundError", "GrammarSentence", "cache_dir",
+    "ANALOGIES", "BatchSampler", "CORPORA", "Corpus", "DataNotFoundError", "GrammarSentence", "bigram_backcopy",
+    "cache_dir",
     "copy_task", "corpus_path", "get_batch", "grammar_corpus", "grammar_sentences", "load_text",
     "mixed_period_repeats", "number_to_words", "number_translation_pairs", "repeated_random_sequences", "reverse_task",
     "to_lm_examples", "train_val_split", "word_analogy_corpus",

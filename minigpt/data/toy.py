@@ -7,6 +7,9 @@ the same data on every machine, so a notebook can say "the model gets 98% of the
   half is predictable only by looking back, which is what induction heads learn.
 * :func:`mixed_period_repeats` -- the same, with a period that changes from row to row, so that
   "look k positions back" no longer works and only a real induction circuit can copy.
+* :func:`bigram_backcopy` -- a beginning-of-sequence token, then a fixed bigram chain broken by rare
+  trigger tokens after which the token *before* the trigger comes back. A head that copies is useful only
+  after a trigger and must do nothing elsewhere: that is what grows an attention sink.
 * :func:`copy_task`, :func:`reverse_task` -- (source, target) pairs for the encoder-decoder
   lesson; :func:`to_lm_examples` turns them into one sequence for a decoder-only GPT.
 * :func:`grammar_sentences` -- short English sentences where a pronoun's referent is known, and
@@ -79,6 +82,44 @@ def mixed_period_repeats(
     x, y = seq[:, :-1], seq[:, 1:].clone()
     query = position[:-1]
     y[(query < period) | (query >= 2 * period - 1)] = -100  # keep only predictions inside the second copy
+    return x, y
+
+
+def bigram_backcopy(
+    n: int, length: int, vocab_size: int, n_triggers: int = 3, trigger_prob: float = 0.15, table_seed: int = 0,
+    seed: int = 0, generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, y), LongTensor[n, length - 1] each: the Bigram-Backcopy task of Guo et al. (2024) with a BOS token.
+
+    Row: ``BOS``, then tokens. Ids ``FIRST_CONTENT_ID .. FIRST_CONTENT_ID + n_triggers - 1`` are triggers, the
+    ids above are ordinary. After an ordinary token comes a random trigger (probability ``trigger_prob``) or
+    one of its two fixed successors (a bigram table drawn from ``table_seed``, the same for every row).
+    After a trigger comes the token before the trigger (the back-copy). y is the next token of x, with -100
+    for the first ordinary token (random, not predictable). So copying from the context helps only right
+    after a trigger. ``generator`` (if given) replaces ``seed``, for fresh rows every training step.
+    """
+    first_ordinary = FIRST_CONTENT_ID + n_triggers
+    if n_triggers < 1 or vocab_size - first_ordinary < 2:
+        raise ValueError(f"need n_triggers >= 1 and at least 2 ordinary ids above them; got n_triggers={n_triggers}, "
+                         f"vocab_size={vocab_size}")
+    if length < 3:
+        raise ValueError(f"length must be at least 3 (BOS and two tokens), got {length}")
+    successors = torch.randint(first_ordinary, vocab_size, (vocab_size, 2),
+                               generator=torch.Generator().manual_seed(table_seed))  # (V, 2); trigger rows unused
+    g = generator if generator is not None else torch.Generator().manual_seed(seed)
+    seq = torch.empty(n, length, dtype=torch.long)
+    seq[:, 0] = BOS
+    seq[:, 1] = torch.randint(first_ordinary, vocab_size, (n,), generator=g)
+    choice = torch.randint(0, 2, (n, length), generator=g)
+    trigger = torch.rand(n, length, generator=g) < trigger_prob
+    trigger_id = torch.randint(FIRST_CONTENT_ID, first_ordinary, (n, length), generator=g)
+    for i in range(2, length):
+        prev = seq[:, i - 1]
+        after_trigger = prev < first_ordinary
+        nxt = torch.where(trigger[:, i], trigger_id[:, i], successors[prev, choice[:, i]])
+        seq[:, i] = torch.where(after_trigger, seq[:, i - 2], nxt)  # after a trigger: the token before it
+    x, y = seq[:, :-1], seq[:, 1:].clone()
+    y[:, 0] = -100  # the first ordinary token is random
     return x, y
 
 
