@@ -34,7 +34,7 @@ def to_numpy64(value):
     if isinstance(value, list) and all(isinstance(v, int) for v in value):
         return np.array(value, dtype=np.int64)
     if isinstance(value, dict):
-        return {k: np.int64(v) for k, v in value.items()}
+        return {k: to_numpy64(v) for k, v in value.items()}
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
