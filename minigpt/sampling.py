@@ -82,6 +82,8 @@ def apply_top_p(logits: torch.Tensor, p: float | None) -> torch.Tensor:
     # probability mass of the tokens ranked strictly above each token
     mass_before = sorted_probs.cumsum(dim=-1) - sorted_probs
     remove_sorted = mass_before >= p
+    # the top token has 0 mass before it, and a p below float32's range (1e-45) compares as 0: keep it anyway
+    remove_sorted[..., 0] = False
     remove = remove_sorted.scatter(-1, order, remove_sorted)
     return logits.masked_fill(remove, float("-inf"))
 

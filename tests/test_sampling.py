@@ -150,3 +150,12 @@ def test_generate_restores_training_mode(model):
     generate(model, [1], 2)
     assert model.training
     model.eval()
+
+
+def test_a_tiny_top_p_still_keeps_the_most_likely_token():
+    """hypothesis found top_p=5.9e-305: it rounds to 0 against float32 probabilities, and 0 >= 0 removed every token."""
+    from minigpt.sampling import apply_top_p
+
+    logits = torch.tensor([[2.0, 1.0, 0.5, -1.0, 3.0, 0.1, 0.7]])
+    kept = apply_top_p(logits, 5.919213485299565e-305)
+    assert torch.isfinite(kept).sum() == 1 and kept.argmax() == logits.argmax()
