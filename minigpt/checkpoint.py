@@ -231,6 +231,29 @@ def load_checkpoint(path, *, config: GPTConfig | None = None, tokenizer=None, de
     and say what differs if not. ``verify=False`` skips the checksum of the tensor data (faster for
     big files you trust). Raises FileNotFoundError, or ValueError naming the file and the problem."""
     path = checkpoint_path(path)
+    meta, tensors = _read_whole_checkpoint(path, device, verify)
+    saved_config = GPTConfig.from_dict(meta["model_config"])  # _metadata_problem made sure it builds
+    saved_tokenizer = None if meta["tokenizer"] is None else tokenizer_from_dict(meta["tokenizer"])
+    _check_saved_for(path, saved_config, saved_tokenizer, config, tokenizer)
+    model_state = {key[len("model."):]: t for key, t in tensors.items() if key.startswith("model.")}
+    for name, stored in meta["tied"].items():
+        model_state[name] = model_state[stored]
+    return Checkpoint(
+        path=path,
+        model_class=meta["model_class"],
+        config=saved_config,
+        model_state=model_state,
+        tokenizer=saved_tokenizer,
+        step=meta["step"],
+        train_config=meta["train_config"],
+        optimizer_state=None if meta["optimizer"] is None else _optimizer_state(meta["optimizer"], tensors),
+        history=meta["history"],
+    )
+
+
+def _read_whole_checkpoint(path: Path, device, verify: bool) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The metadata and the tensors of the file at ``path``, once it is known to be a whole minigpt
+    checkpoint: a readable safetensors file, our format, well-formed metadata and (``verify``) the checksum."""
     if not path.is_file():
         raise FileNotFoundError(
             f"no checkpoint at {path}; train one first, e.g. "
@@ -261,33 +284,22 @@ def load_checkpoint(path, *, config: GPTConfig | None = None, tokenizer=None, de
         raise ValueError(f"checkpoint {path} is corrupt: its tensor data does not match the checksum saved "
                          "with it (changed bytes on disk or in a copy); use an earlier copy, or load with "
                          "verify=False to read it anyway")
+    return meta, tensors
 
-    saved_config = GPTConfig.from_dict(meta["model_config"])  # _metadata_problem made sure it builds
+
+def _check_saved_for(path: Path, saved_config: GPTConfig, saved_tokenizer, config: GPTConfig | None,
+                     tokenizer) -> None:
+    """The checkpoint at ``path`` was saved for ``config`` and ``tokenizer`` (each None: anything), or an
+    error that says what differs."""
     if config is not None and config != saved_config:
         differences = _config_diff(saved_config, config)
         raise ValueError(f"checkpoint {path} was saved for a different model config: {differences}")
-    saved_tokenizer = None if meta["tokenizer"] is None else tokenizer_from_dict(meta["tokenizer"])
-    if tokenizer is not None and meta["tokenizer"] is not None and tokenizer.to_dict() != meta["tokenizer"]:
+    if tokenizer is not None and saved_tokenizer is not None and tokenizer.to_dict() != saved_tokenizer.to_dict():
         raise ValueError(
             f"checkpoint {path} was trained with a different tokenizer: it has "
             f"{_describe_tokenizer(saved_tokenizer)}, you gave {_describe_tokenizer(tokenizer)}; "
             "load it without a tokenizer to use the saved one"
         )
-
-    model_state = {key[len("model."):]: t for key, t in tensors.items() if key.startswith("model.")}
-    for name, stored in meta["tied"].items():
-        model_state[name] = model_state[stored]
-    return Checkpoint(
-        path=path,
-        model_class=meta["model_class"],
-        config=saved_config,
-        model_state=model_state,
-        tokenizer=saved_tokenizer,
-        step=meta["step"],
-        train_config=meta["train_config"],
-        optimizer_state=None if meta["optimizer"] is None else _optimizer_state(meta["optimizer"], tensors),
-        history=meta["history"],
-    )
 
 
 _META_KEYS = ("model_class", "model_config", "tied", "tokenizer", "step", "train_config", "history", "optimizer")

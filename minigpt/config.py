@@ -18,8 +18,28 @@ SIZE_FIELDS = ("vocab_size", "block_size", "n_layer", "n_head", "n_kv_head", "n_
 BOOL_FIELDS = ("bias", "prenorm", "tie_weights", "zero_init_proj", "causal")
 
 
+class DictConfig:
+    """``to_dict`` / ``from_dict`` for a config dataclass (``GPTConfig``, ``TrainConfig``): its fields as a
+    JSON-friendly dict and back, so a checkpoint can store the config next to the weights."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        """The config with the fields in ``data``; a field it does not have is an error that lists the known ones
+        (a misspelt field would otherwise be dropped and the default used without a word)."""
+        if not isinstance(data, dict):
+            raise WrongType(f"a {cls.__name__} is read from a dict of its fields, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields {unknown}; known fields are {sorted(known)}")
+        return cls(**data)
+
+
 @dataclass(frozen=True)
-class GPTConfig:
+class GPTConfig(DictConfig):
     """Shape and architecture of a GPT (or of the encoder/decoder stacks of a ``Seq2Seq``).
 
     Sizes: B = batch, T = sequence length (<= ``block_size``), C = ``n_embd``,
@@ -82,19 +102,6 @@ class GPTConfig:
     @property
     def head_dim(self) -> int:
         return self.n_embd // self.n_head
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "GPTConfig":
-        if not isinstance(data, dict):
-            raise WrongType(f"a GPTConfig is read from a dict of its fields, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown GPTConfig fields {unknown}; known fields are {sorted(known)}")
-        return cls(**data)
 
     def replace(self, **changes) -> "GPTConfig":
         """A copy with some fields changed, e.g. ``config.replace(pos="rope")``.

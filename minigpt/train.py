@@ -28,7 +28,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from tqdm.auto import tqdm
@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from minigpt import distributed
 from minigpt.checkpoint import Checkpoint, _config_diff, check_writable, load_checkpoint, save_checkpoint
 from minigpt.checks import WrongType, check_bool, check_choice, check_id_tensor, check_int, check_number, is_number, problems_of
+from minigpt.config import DictConfig
 from minigpt.data import get_batch
 from minigpt.device import autocast, configure_backends, pick_device, pick_dtype
 from minigpt.optim import OPTIMIZERS, SCHEDULES, lr_at, make_optimizer, set_lr
@@ -45,7 +46,7 @@ BatchFn = Callable[[str, torch.Generator], tuple]
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(DictConfig):
     """Everything about *how* to train (the model's shape lives in ``GPTConfig``)."""
 
     max_iters: int = 1000  # optimiser steps
@@ -109,19 +110,6 @@ class TrainConfig:
             problems.append(f"decay_frac must be in (0, 1], got {self.decay_frac!r}")
         if problems:
             raise ValueError("invalid TrainConfig: " + "; ".join(problems))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        if not isinstance(data, dict):
-            raise WrongType(f"a TrainConfig is read from a dict of its fields, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig fields {unknown}; known fields are {sorted(known)}")
-        return cls(**data)
 
 
 _COUNTS = ("max_iters", "batch_size", "grad_accum", "eval_iters", "log_interval", "sample_tokens")

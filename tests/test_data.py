@@ -1,7 +1,6 @@
 """minigpt.data: finding/downloading corpora, the train/val split and batches."""
 
 import io
-import json
 import os
 from pathlib import Path
 from urllib.error import URLError
@@ -10,7 +9,7 @@ from urllib.response import addinfourl
 import pytest
 import torch
 
-from minigpt.data import CORPORA, BatchSampler, DataNotFoundError, cache_dir, get_batch, load_text, train_val_split
+from minigpt.data import CORPORA, DataNotFoundError, cache_dir, get_batch, load_text, train_val_split
 from minigpt.data import corpus as corpus_module
 
 SHAKESPEARE = CORPORA["tinyshakespeare"]
@@ -175,22 +174,6 @@ def test_get_batch_rejects_bad_input():
         get_batch(torch.arange(8), 1, 8, g)
     with pytest.raises(TypeError, match="integer"):
         get_batch(torch.rand(100), 1, 8, g)
-
-
-def test_batch_sampler_resumes_exactly():
-    data = torch.arange(10_000)
-    sampler = BatchSampler(data, batch_size=4, block_size=16, seed=7)
-    for _ in range(3):
-        sampler.next()
-    state = json.loads(json.dumps(sampler.state_dict()))  # survives a JSON checkpoint
-    expected = [sampler.next() for _ in range(2)]
-    resumed = BatchSampler(data, batch_size=4, block_size=16, seed=999)
-    resumed.load_state_dict(state)
-    for (x, y), (rx, ry) in zip(expected, (resumed.next() for _ in range(2))):
-        assert torch.equal(x, rx) and torch.equal(y, ry)
-    assert resumed.batches_drawn == 5 and resumed.seed == 7
-    with pytest.raises(ValueError, match="batch_size"):
-        BatchSampler(data, batch_size=8, block_size=16).load_state_dict(state)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -5,28 +5,12 @@
 >>> train_text, val_text = train_val_split(text)
 """
 
-from minigpt.data.batches import BatchSampler, get_batch, train_val_split
+from minigpt.data import toy
+from minigpt.data.batches import get_batch, train_val_split
 from minigpt.data.corpus import CORPORA, Corpus, DataNotFoundError, cache_dir, corpus_path, load_text
-from minigpt.data.toy import (
-    ANALOGIES,
-    GrammarSentence,
-    bigram_backcopy,
-    copy_task,
-    grammar_corpus,
-    grammar_sentences,
-    mixed_period_repeats,
-    number_to_words,
-    number_translation_pairs,
-    repeated_random_sequences,
-    reverse_task,
-    to_lm_examples,
-    word_analogy_corpus,
-)
+from minigpt.data.toy import *  # noqa: F403 - the toy data sets, listed once, in toy.__all__
 
 __all__ = [
-    "ANALOGIES", "BatchSampler", "CORPORA", "Corpus", "DataNotFoundError", "GrammarSentence", "bigram_backcopy",
-    "cache_dir",
-    "copy_task", "corpus_path", "get_batch", "grammar_corpus", "grammar_sentences", "load_text",
-    "mixed_period_repeats", "number_to_words", "number_translation_pairs", "repeated_random_sequences", "reverse_task",
-    "to_lm_examples", "train_val_split", "word_analogy_corpus",
+    "CORPORA", "Corpus", "DataNotFoundError", "cache_dir", "corpus_path", "get_batch", "load_text", "train_val_split",
+    *toy.__all__,
 ]

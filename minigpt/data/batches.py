@@ -8,13 +8,12 @@ tokens cut from the stream::
     x[b]:      47 56 57 58  1 15 47 58            (T = 8 tokens)
     y[b]:         56 57 58  1 15 47 58 47         (the next token at each position)
 
-The windows start at positions drawn from a ``torch.Generator``, so a seed fixes every batch
-and saving the generator's state lets a resumed run draw exactly the batches it would have.
+The windows start at positions drawn from a ``torch.Generator``, so a seed fixes every batch. The
+``Trainer`` seeds a fresh generator for each step from ``(seed, rank, step)`` (``minigpt.train.derive_seed``),
+so a resumed run draws exactly the batches it would have from nothing but the step number.
 """
 
 from __future__ import annotations
-
-import base64
 
 import torch
 
@@ -59,56 +58,3 @@ def get_batch(data: torch.Tensor, batch_size: int, block_size: int, generator: t
         return (x.pin_memory().to(device, non_blocking=True), y.pin_memory().to(device, non_blocking=True))
     return x.to(device), y.to(device)
 
-
-class BatchSampler:
-    """An endless source of ``get_batch`` batches with its own seeded generator.
-
-    ``state_dict()`` is plain JSON (the generator state as base64 text), so a checkpoint can
-    store it without pickle; ``load_state_dict`` makes the next batches identical to the ones an
-    uninterrupted run would have drawn.
-
-    >>> sampler = BatchSampler(torch.arange(100), batch_size=4, block_size=8, seed=0)
-    >>> x, y = sampler.next()  # x, y: LongTensor[4, 8]
-    """
-
-    def __init__(self, data: torch.Tensor, batch_size: int, block_size: int, seed: int = 0, device="cpu"):
-        self.data = data
-        self.batch_size = batch_size
-        self.block_size = block_size
-        self.seed = seed
-        self.device = device
-        self.generator = torch.Generator().manual_seed(seed)
-        self.batches_drawn = 0
-
-    def next(self):
-        """The next (x, y) batch, both LongTensor[B, T] on the sampler's device."""
-        batch = get_batch(self.data, self.batch_size, self.block_size, self.generator, self.device)
-        self.batches_drawn += 1
-        return batch
-
-    def __iter__(self):
-        return self
-
-    __next__ = next
-
-    def state_dict(self) -> dict:
-        """JSON-serialisable state: enough to continue with exactly the same batches."""
-        rng = self.generator.get_state().numpy().tobytes()
-        return {
-            "seed": self.seed,
-            "batch_size": self.batch_size,
-            "block_size": self.block_size,
-            "batches_drawn": self.batches_drawn,
-            "generator_state": base64.b64encode(rng).decode("ascii"),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        """Continue from ``state`` (made by ``state_dict``); the shapes must match for an exact resume."""
-        for key in ("batch_size", "block_size"):
-            if state[key] != getattr(self, key):
-                raise ValueError(f"cannot resume exactly: saved {key}={state[key]}, this sampler has "
-                                 f"{key}={getattr(self, key)}; build the sampler with the saved value")
-        rng = bytearray(base64.b64decode(state["generator_state"]))
-        self.generator.set_state(torch.frombuffer(rng, dtype=torch.uint8).clone())
-        self.seed = state["seed"]
-        self.batches_drawn = state["batches_drawn"]

@@ -27,6 +27,12 @@ from dataclasses import dataclass
 
 import torch
 
+__all__ = [  # what ``minigpt.data`` re-exports
+    "ANALOGIES", "GrammarSentence", "bigram_backcopy", "copy_task", "grammar_corpus", "grammar_sentences",
+    "mixed_period_repeats", "number_to_words", "number_translation_pairs", "repeated_random_sequences",
+    "reverse_task", "to_lm_examples", "word_analogy_corpus",
+]
+
 # Token ids the sequence tasks keep for structure; content tokens are drawn from
 # [FIRST_CONTENT_ID, vocab_size), so a model can never confuse data with a marker.
 PAD, BOS, SEP = 0, 1, 2

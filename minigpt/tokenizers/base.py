@@ -72,9 +72,17 @@ class Tokenizer(ABC):
     def encode(self, text: str) -> list[int]:
         """Text -> token ids."""
 
-    @abstractmethod
     def decode(self, ids) -> str:
-        """Token ids (list or 1-D tensor) -> text."""
+        """Token ids (list or 1-D tensor) -> text. Every id is checked first: one that is not an int, or is
+        outside 0 .. vocab_size - 1, is an error naming it, never a wrong character or an IndexError."""
+        ids = as_id_list(ids)
+        for token_id in ids:
+            self._check_id(token_id)
+        return self._decode_checked(ids)
+
+    @abstractmethod
+    def _decode_checked(self, ids: list[int]) -> str:
+        """Ids that ``decode`` has checked (ints in range) -> text."""
 
     @abstractmethod
     def token_str(self, token_id: int) -> str:

@@ -34,7 +34,7 @@ import tiktoken
 from tqdm.auto import tqdm
 
 from minigpt.checks import check_int, check_text
-from minigpt.tokenizers.base import Tokenizer, as_id_list, visible_bytes
+from minigpt.tokenizers.base import Tokenizer, visible_bytes
 
 # GPT-4's pre-split pattern (tiktoken cl100k_base): contractions, words with one leading
 # non-letter (e.g. a space), numbers of up to 3 digits, punctuation runs, and whitespace.
@@ -219,11 +219,8 @@ class BPETokenizer(Tokenizer):
         """Fast encoding (tiktoken). Special tokens written in the text become their ids."""
         return self._encoding.encode(check_text(text), allowed_special="all")
 
-    def decode(self, ids) -> str:
+    def _decode_checked(self, ids: list[int]) -> str:
         """Ids -> text; byte sequences that are not valid UTF-8 become U+FFFD (model samples can do that)."""
-        ids = as_id_list(ids)
-        for i in ids:
-            self._check_id(i)
         return self._encoding.decode(ids)
 
     def encode_reference(self, text: str, num_merges: int | None = None) -> list[int]:

@@ -13,7 +13,7 @@ characters; choose ``unknown="?"`` (any one character) to map them all to that t
 from __future__ import annotations
 
 from minigpt.checks import WrongType, check_text
-from minigpt.tokenizers.base import Tokenizer, as_id_list, visible
+from minigpt.tokenizers.base import Tokenizer, visible
 
 
 class CharTokenizer(Tokenizer):
@@ -84,10 +84,7 @@ class CharTokenizer(Tokenizer):
         unk = self.stoi[self.unknown]
         return [self.stoi.get(s, unk) for s in pieces]
 
-    def decode(self, ids) -> str:
-        ids = as_id_list(ids)
-        for i in ids:
-            self._check_id(i)
+    def _decode_checked(self, ids: list[int]) -> str:
         return self.join([self.symbols[i] for i in ids])
 
     def token_str(self, token_id: int) -> str:

@@ -12,7 +12,7 @@ import tiktoken
 
 from minigpt.checks import check_text
 from minigpt.data.corpus import DataNotFoundError
-from minigpt.tokenizers.base import Tokenizer, as_id_list, visible_bytes
+from minigpt.tokenizers.base import Tokenizer, visible_bytes
 
 SUPPORTED = ("gpt2", "r50k_base", "cl100k_base")
 
@@ -50,10 +50,7 @@ class TiktokenTokenizer(Tokenizer):
         """Text -> ids; special tokens written in the text (e.g. "<|endoftext|>") become their ids."""
         return self._encoding.encode(check_text(text), allowed_special="all")
 
-    def decode(self, ids) -> str:
-        ids = as_id_list(ids)
-        for i in ids:
-            self._check_id(i)
+    def _decode_checked(self, ids: list[int]) -> str:
         return self._encoding.decode(ids)
 
     def token_bytes(self, token_id: int) -> bytes:

@@ -28,7 +28,7 @@ import re
 from collections import Counter
 from itertools import groupby
 
-from minigpt.tokenizers.base import Tokenizer, as_id_list, visible
+from minigpt.tokenizers.base import Tokenizer, visible
 
 SPACE = "\u2581"  # "▁": SentencePiece's visible space
 _CHUNKS = re.compile(rf"\n|{SPACE}?[^{SPACE}\n]+|{SPACE}")
@@ -196,12 +196,8 @@ class UnigramTokenizer(Tokenizer):
         return int(piece[3:5], 16) if piece.startswith("<0x") and piece.endswith(">") and len(piece) == 6 \
             else self.piece_id[piece]
 
-    def decode(self, ids) -> str:
-        ids = as_id_list(ids)
-        data = bytearray()
-        for i in ids:
-            self._check_id(i)
-            data += bytes([i]) if i < 256 else self.pieces[i - 256].encode("utf-8")
+    def _decode_checked(self, ids: list[int]) -> str:
+        data = b"".join(bytes([i]) if i < 256 else self.pieces[i - 256].encode("utf-8") for i in ids)
         return data.decode("utf-8", errors="replace").replace(SPACE, " ")
 
     def segmentations(self, word: str) -> list[tuple[list[str], float]]:
