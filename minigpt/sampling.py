@@ -11,7 +11,10 @@ Before drawing a token we may reshape those scores, in this order:
 
 Each function takes logits of shape (..., V) and returns new logits, with removed tokens set to
 ``-inf`` (probability 0 after ``probabilities``). ``sampling_stages`` returns the distribution after
-every stage, for the lesson and the sampling widget.
+every stage, for the lesson; ``sampling_stages_of(logits)`` gives it to the sampling widget as numpy.
+
+``SamplingSettings`` holds the four settings and the seed, checked once when it is made; ``generate``,
+``stream`` and the command line take it (or its fields as keywords).
 
 ``generate`` / ``stream`` run the model with its KV cache (see ``minigpt.kv_cache``) so each new
 token costs one position of compute instead of the whole context.
@@ -26,8 +29,10 @@ the same tokens; only the speed differs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, fields, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -110,46 +115,58 @@ def apply_repetition_penalty(
     return logits
 
 
-def _stages(logits, previous_ids, temperature, top_k, top_p, repetition_penalty):
+def _stages(logits, previous_ids, settings: SamplingSettings):
     """Yield ``(name, logits)`` after each processing step, in the order they are applied."""
     yield "raw", logits
-    logits = apply_repetition_penalty(logits, previous_ids, repetition_penalty)
+    logits = apply_repetition_penalty(logits, previous_ids, settings.repetition_penalty)
     yield "repetition_penalty", logits
-    logits = apply_temperature(logits, temperature)
+    logits = apply_temperature(logits, settings.temperature)
     yield "temperature", logits
-    logits = apply_top_k(logits, top_k)
+    logits = apply_top_k(logits, settings.top_k)
     yield "top_k", logits
-    logits = apply_top_p(logits, top_p)
+    logits = apply_top_p(logits, settings.top_p)
     yield "top_p", logits
 
 
-def sampling_stages(
-    logits: torch.Tensor,
-    *,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    repetition_penalty: float = 1.0,
-    previous_ids: Sequence[int] = (),
-) -> dict[str, torch.Tensor]:
+def sampling_stages(logits: torch.Tensor, settings: SamplingSettings | None = None, *,
+                    previous_ids: Sequence[int] = (), **setting_keywords) -> dict[str, torch.Tensor]:
     """The probability distribution after every stage, for display:
     ``{"raw", "repetition_penalty", "temperature", "top_k", "top_p"} -> probs (..., V)``.
-    The last entry is the distribution ``generate`` samples from."""
-    stages = _stages(logits, previous_ids, temperature, top_k, top_p, repetition_penalty)
+    The last entry is the distribution ``generate`` samples from.
+
+    ``settings`` is a :class:`SamplingSettings`; single settings may be given as keywords instead (or on top):
+    ``sampling_stages(logits, temperature=0.7, top_k=4, previous_ids=ids)``."""
+    stages = _stages(logits, previous_ids, _settings(settings, setting_keywords))
     return {name: probabilities(stage) for name, stage in stages}
 
 
-def process_logits(
-    logits: torch.Tensor,
-    *,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    repetition_penalty: float = 1.0,
-    previous_ids: Sequence[int] = (),
-) -> torch.Tensor:
-    """All stages at once: the final logits that a token is drawn from."""
-    *_, (_, final) = _stages(logits, previous_ids, temperature, top_k, top_p, repetition_penalty)
+def sampling_stages_of(logits) -> Callable[..., dict[str, np.ndarray]]:
+    """``sampling_stages`` of one fixed row of logits [V] as a function of the settings, returning numpy
+    arrays: ``stages = sampling_stages_of(logits); stages(temperature=0.8, top_k=10, previous_ids=ids)``.
+
+    ``widgets.SamplingExplorer(stages, tokens)`` calls it each time a slider moves, so the explorer draws
+    exactly what ``generate`` samples from, computed here (widgets never import torch).
+    """
+    logits = torch.as_tensor(logits).detach().cpu()
+    if logits.dim() != 1 or logits.numel() == 0 or not logits.is_floating_point():
+        raise ValueError(f"logits must be one non-empty row of float scores [V], got {logits.dtype} with shape "
+                         f"{tuple(logits.shape)}; e.g. model(idx)[0][0, -1] for the next token after idx")
+    if not torch.isfinite(logits).all():
+        first = int((~torch.isfinite(logits)).nonzero()[0])
+        raise ValueError(f"logits must be finite, but token {first} has {float(logits[first])}; "
+                         "check the model for overflow")
+
+    def stages(*, previous_ids: Sequence[int] = (), **setting_keywords) -> dict[str, np.ndarray]:
+        probs = sampling_stages(logits, previous_ids=previous_ids, **setting_keywords)
+        return {name: p.numpy() for name, p in probs.items()}
+
+    return stages
+
+
+def process_logits(logits: torch.Tensor, settings: SamplingSettings | None = None, *,
+                   previous_ids: Sequence[int] = (), **setting_keywords) -> torch.Tensor:
+    """All stages at once: the final logits that a token is drawn from (settings as in ``sampling_stages``)."""
+    *_, (_, final) = _stages(logits, previous_ids, _settings(settings, setting_keywords))
     return final
 
 
@@ -175,18 +192,8 @@ def _check_repetition_penalty(penalty) -> None:
     check_number(penalty, "repetition_penalty", 0, min_open=True, hint="1.0 = no penalty")
 
 
-def _check_settings(prompt_ids, max_new_tokens, temperature, top_k, top_p, repetition_penalty,
-                    seed=None, vocab_size: int | None = None) -> list[int]:
-    """Every sampling setting checked (type and range), and the prompt as a list of int ids."""
-    _check_temperature(temperature)
-    if top_k is not None:
-        _check_top_k(top_k)
-    if top_p is not None:
-        _check_top_p(top_p)
-    _check_repetition_penalty(repetition_penalty)
-    check_int(max_new_tokens, "max_new_tokens", 0)
-    if seed is not None:
-        check_int(seed, "seed")
+def _check_prompt(prompt_ids, vocab_size: int) -> list[int]:
+    """The prompt as a list of int ids, each in the vocabulary, and at least one of them."""
     if isinstance(prompt_ids, torch.Tensor):
         if prompt_ids.dim() == 2 and prompt_ids.size(0) == 1:
             prompt_ids = prompt_ids[0]
@@ -198,34 +205,91 @@ def _check_settings(prompt_ids, max_new_tokens, temperature, top_k, top_p, repet
     return prompt_ids
 
 
+@dataclass(frozen=True)
+class SamplingSettings:
+    """How the next token is drawn: the settings of the four stages above, and the seed.
+
+    Every setting is checked once, here, so a bad one is refused before any text is generated::
+
+        settings = SamplingSettings(temperature=0.8, top_k=50, seed=0)
+        generate(model, ids, 100, settings)       # or generate(model, ids, 100, temperature=0.8, top_k=50, seed=0)
+
+    ``temperature=0`` is greedy; ``top_k=None`` and ``top_p=None`` keep every token; ``repetition_penalty=1.0``
+    changes nothing; ``seed`` gives generation its own ``torch.Generator`` (``None``: torch's global one).
+    """
+
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    repetition_penalty: float = 1.0
+    seed: int | None = None
+
+    def __post_init__(self):
+        _check_temperature(self.temperature)
+        if self.top_k is not None:
+            _check_top_k(self.top_k)
+        if self.top_p is not None:
+            _check_top_p(self.top_p)
+        _check_repetition_penalty(self.repetition_penalty)
+        if self.seed is not None:
+            check_int(self.seed, "seed")
+
+
+def _settings(settings: SamplingSettings | None, keywords: dict) -> SamplingSettings:
+    """``settings`` (default: ``SamplingSettings()``) with the single settings a caller gave as keywords on top."""
+    if settings is None:
+        settings = SamplingSettings()
+    elif not isinstance(settings, SamplingSettings):
+        raise WrongType(f"settings must be a SamplingSettings, got {settings!r} ({type(settings).__name__}); "
+                        "give a single setting by name, e.g. temperature=0.8")
+    unknown = sorted(set(keywords) - {field.name for field in fields(SamplingSettings)})
+    if unknown:
+        raise TypeError(f"unknown sampling settings {unknown}; the settings are "
+                        f"{[field.name for field in fields(SamplingSettings)]}")
+    return replace(settings, **keywords) if keywords else settings
+
+
 # ---------------------------------------------------------------------------------------------
 # Generation
 # ---------------------------------------------------------------------------------------------
 
 
-@torch.no_grad()
-def stream(
-    model,
-    prompt_ids: Sequence[int] | torch.Tensor,
-    max_new_tokens: int,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    repetition_penalty: float = 1.0,
-    seed: int | None = None,
-    *,
-    use_cache: bool = True,
-) -> Iterator[int]:
+def stream(model, prompt_ids: Sequence[int] | torch.Tensor, max_new_tokens: int,
+           settings: SamplingSettings | None = None, *, use_cache: bool = True, **setting_keywords) -> Iterator[int]:
     """Yield ``max_new_tokens`` new token ids one at a time (the prompt is not repeated).
 
-    ``seed`` makes sampling reproducible (its own ``torch.Generator``, the global RNG is untouched).
-    ``use_cache=False`` recomputes the whole window every step (slow; for comparison).
+    ``settings`` is a :class:`SamplingSettings`; single settings may be given as keywords instead (or on top):
+    ``stream(model, ids, 100, temperature=0.8, seed=0)``. Everything is checked when ``stream`` is called,
+    before the first token. ``use_cache=False`` recomputes the whole window every step (slow; for comparison).
     """
-    ids = _check_settings(prompt_ids, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed,
-                          model.config.vocab_size)
+    prompt, settings = _checked(model, prompt_ids, max_new_tokens, settings, setting_keywords)
+    return _new_tokens(model, prompt, max_new_tokens, settings, use_cache)
+
+
+def generate(model, prompt_ids: Sequence[int] | torch.Tensor, max_new_tokens: int,
+             settings: SamplingSettings | None = None, *, use_cache: bool = True, **setting_keywords) -> list[int]:
+    """The prompt followed by ``max_new_tokens`` generated ids, as a list of ints (settings as in ``stream``).
+
+    ``generate(model, tok.encode("ROMEO:"), 100, temperature=0.8, top_k=50, seed=0)``
+    """
+    prompt, settings = _checked(model, prompt_ids, max_new_tokens, settings, setting_keywords)
+    return prompt + list(_new_tokens(model, list(prompt), max_new_tokens, settings, use_cache))
+
+
+def _checked(model, prompt_ids, max_new_tokens, settings, setting_keywords) -> tuple[list[int], SamplingSettings]:
+    """The prompt as a list of ids and the settings, every argument checked (once, before any generation)."""
+    settings = _settings(settings, setting_keywords)
+    check_int(max_new_tokens, "max_new_tokens", 0)
+    return _check_prompt(prompt_ids, model.config.vocab_size), settings
+
+
+@torch.no_grad()
+def _new_tokens(model, ids: list[int], max_new_tokens: int, settings: SamplingSettings,
+                use_cache: bool) -> Iterator[int]:
+    """The generation loop of ``stream``, on checked inputs; appends each new id to ``ids``."""
     block_size = model.config.block_size
     device = next(model.parameters()).device
-    generator = None if seed is None else torch.Generator(device=device).manual_seed(seed)
+    generator = None if settings.seed is None else torch.Generator(device=device).manual_seed(settings.seed)
     was_training = model.training
     model.eval()
     try:
@@ -245,44 +309,18 @@ def stream(
             idx = torch.tensor([context], dtype=torch.long, device=device)
             logits, _ = model(idx, kv_cache=cache)
             cached = len(ids)
-            next_id = _choose(logits[0, -1], ids, temperature, top_k, top_p, repetition_penalty, generator)
+            next_id = _choose(logits[0, -1], ids, settings, generator)
             ids.append(next_id)
             yield next_id
     finally:
         model.train(was_training)
 
 
-def _choose(logits, ids, temperature, top_k, top_p, repetition_penalty, generator) -> int:
+def _choose(logits, ids, settings: SamplingSettings, generator) -> int:
     """Pick the next token from one row of logits (V,)."""
-    if temperature == 0 and repetition_penalty == 1.0:
+    if settings.temperature == 0 and settings.repetition_penalty == 1.0:
         return int(logits.argmax())  # greedy: skip the softmax and the random draw
-    final = process_logits(
-        logits, temperature=temperature, top_k=top_k, top_p=top_p,
-        repetition_penalty=repetition_penalty, previous_ids=ids,
-    )
-    if temperature == 0:
+    final = process_logits(logits, settings, previous_ids=ids)
+    if settings.temperature == 0:
         return int(final.argmax())
     return int(torch.multinomial(probabilities(final), 1, generator=generator))
-
-
-def generate(
-    model,
-    prompt_ids: Sequence[int] | torch.Tensor,
-    max_new_tokens: int,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    repetition_penalty: float = 1.0,
-    seed: int | None = None,
-    *,
-    use_cache: bool = True,
-) -> list[int]:
-    """The prompt followed by ``max_new_tokens`` generated ids, as a list of ints.
-
-    ``generate(model, tok.encode("ROMEO:"), 100, temperature=0.8, top_k=50, seed=0)``
-    """
-    prompt = _check_settings(prompt_ids, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed,
-                             model.config.vocab_size)
-    new = stream(model, prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed,
-                 use_cache=use_cache)
-    return prompt + list(new)

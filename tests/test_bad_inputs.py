@@ -23,7 +23,8 @@ from minigpt.cli import main
 from minigpt.config import GPTConfig
 from minigpt.data import get_batch, train_val_split
 from minigpt.model import GPT
-from minigpt.sampling import apply_repetition_penalty, generate
+from minigpt.positional_views import positional_tables
+from minigpt.sampling import SamplingSettings, apply_repetition_penalty, generate, sampling_stages_of, stream
 from minigpt.tokenizers import BPETokenizer, CharTokenizer, Tokenizer, tokenizer_from_dict
 from minigpt.train import TrainConfig, Trainer
 
@@ -128,6 +129,13 @@ SAMPLING_CASES = [
 def test_bad_sampling_settings(model, settings, error, pattern):
     kwargs = {"prompt_ids": [1, 2], "max_new_tokens": 3, "temperature": 0.8, **settings}
     _expect(lambda: generate(model, **kwargs), error, pattern)
+
+
+@pytest.mark.parametrize("settings, error, pattern",
+                         [case for case in SAMPLING_CASES if not {"prompt_ids", "max_new_tokens"} & set(case[0])])
+def test_bad_sampling_settings_are_refused_when_made(model, settings, error, pattern):
+    _expect(lambda: SamplingSettings(**settings), error, pattern)
+    _expect(lambda: stream(model, [1, 2], 3, **settings), error, pattern)  # at the call, before any token
 
 
 @pytest.mark.parametrize("previous, error, pattern", [
@@ -340,7 +348,7 @@ def test_a_checkpoint_that_is_a_folder_or_under_a_file_is_refused_before_writing
 def _widget_cases():
     from widgets import AttentionView, EmbeddingSpace3D, PositionalEncodingView, SamplingExplorer, TrainingDashboard
 
-    logits = np.arange(5.0)
+    logits = sampling_stages_of(np.arange(5.0))  # the explorer's settings are checked by the package's stages
     weights = np.tril(np.ones((1, 1, 3, 3)))
     weights /= weights.sum(-1, keepdims=True)
     space = EmbeddingSpace3D(np.eye(4), list("abcd"))
@@ -353,10 +361,13 @@ def _widget_cases():
          "previous_ids: id -1 at position 0 is outside the vocabulary \\(vocab_size 5"),
         (lambda: SamplingExplorer(logits, previous_ids=[1.5]), TypeError, "previous_ids must be int token ids"),
         (lambda: SamplingExplorer(logits, show=0), ValueError, "show must be an int >= 1, got 0"),
-        (lambda: PositionalEncodingView(rope_base=0), ValueError, "rope_base must be a finite number > 0, got 0"),
-        (lambda: PositionalEncodingView(rope_base=NAN), ValueError, "rope_base must be a finite number > 0"),
-        (lambda: PositionalEncodingView(max_len=2.5), TypeError, "max_len must be an int >= 2, got 2.5"),
-        (lambda: PositionalEncodingView(dim=31), ValueError, "dim must be even"),
+        (lambda: positional_tables(rope_base=0), ValueError, "rope_base must be a number > 0, got 0"),
+        (lambda: positional_tables(rope_base=NAN), ValueError, "rope_base must be a finite number > 0"),
+        (lambda: positional_tables(max_len=2.5), TypeError, "max_len must be an int >= 2, got 2.5"),
+        (lambda: positional_tables(dim=31), ValueError, "dim must be even"),
+        (lambda: positional_tables(n_heads=0), ValueError, "n_heads must be an int >= 1, got 0"),
+        (lambda: PositionalEncodingView({"sinusoidal": np.zeros((4, 2))}), ValueError,
+         r"tables lacks \['rope_cos', .*make them with minigpt.positional_views.positional_tables"),
         (lambda: AttentionView(list("abc"), weights, thumb_size=0), ValueError, "thumb_size .*must be an int >= 1"),
         (lambda: AttentionView(list("abc"), weights, query=1.5), ValueError, r"query must be in 0..2 \(an int\)"),
         (lambda: AttentionView(list("abc"), weights, log_scale="yes"), TypeError, "log_scale must be True or False"),
@@ -365,7 +376,7 @@ def _widget_cases():
     ]
 
 
-@pytest.mark.parametrize("index", range(16))
+@pytest.mark.parametrize("index", range(18))
 def test_bad_widget_arguments(index):
     call, error, pattern = _widget_cases()[index]
     _expect(call, error, pattern)
@@ -486,16 +497,16 @@ def test_sampling_settings_work_or_name_the_setting(model, temperature, top_k, t
 
 @FAST
 @given(temperature=SETTING, top_k=SETTING, top_p=SETTING, penalty=SETTING)
-def test_widget_sampling_settings_work_or_name_the_setting(temperature, top_k, top_p, penalty):
-    from widgets.sampling import sampling_stages
+def test_sampling_explorer_settings_work_or_name_the_setting(temperature, top_k, top_p, penalty):
+    from widgets import SamplingExplorer
 
     try:
-        stages = sampling_stages(np.arange(6.0), temperature=temperature, top_k=top_k, top_p=top_p,
-                                 repetition_penalty=penalty, previous_ids=[1])
+        view = SamplingExplorer(sampling_stages_of(np.arange(6.0)), previous_ids=[1], temperature=temperature,
+                                top_k=top_k, top_p=top_p, repetition_penalty=penalty)
     except (TypeError, ValueError) as error:
         assert any(name in str(error) for name in ("temperature", "top_k", "top_p", "repetition_penalty"))
         return
-    for probs in stages.values():
+    for probs in view.stages().values():
         assert np.isfinite(probs).all() and abs(probs.sum() - 1) < 1e-6
 
 

@@ -8,6 +8,7 @@ import torch
 from minigpt.config import GPTConfig
 from minigpt.model import GPT
 from minigpt.sampling import (
+    SamplingSettings,
     apply_repetition_penalty,
     apply_temperature,
     apply_top_k,
@@ -16,6 +17,7 @@ from minigpt.sampling import (
     probabilities,
     process_logits,
     sampling_stages,
+    sampling_stages_of,
     stream,
 )
 
@@ -159,3 +161,52 @@ def test_a_tiny_top_p_still_keeps_the_most_likely_token():
     logits = torch.tensor([[2.0, 1.0, 0.5, -1.0, 3.0, 0.1, 0.7]])
     kept = apply_top_p(logits, 5.919213485299565e-305)
     assert torch.isfinite(kept).sum() == 1 and kept.argmax() == logits.argmax()
+
+
+# ----------------------------------------------------------------------------- the settings object
+
+
+def test_settings_object_and_keywords_give_the_same_tokens(model):
+    settings = SamplingSettings(temperature=0.9, top_k=6, top_p=0.9, repetition_penalty=1.2, seed=3)
+    by_keywords = generate(model, [1, 2], 12, temperature=0.9, top_k=6, top_p=0.9, repetition_penalty=1.2, seed=3)
+    assert generate(model, [1, 2], 12, settings) == by_keywords
+    assert [1, 2, *stream(model, [1, 2], 12, settings)] == by_keywords
+    # keywords on top of a settings object replace those fields only
+    assert generate(model, [1, 2], 12, SamplingSettings(temperature=0.1, top_k=6), temperature=0.9, top_p=0.9,
+                    repetition_penalty=1.2, seed=3) == by_keywords
+
+
+def test_settings_are_checked_when_made_and_cannot_change():
+    with pytest.raises(ValueError, match="top_p must be in \\(0, 1\\]"):
+        SamplingSettings(top_p=1.5)
+    with pytest.raises(TypeError, match="seed must be an int, got 0.5"):
+        SamplingSettings(seed=0.5)
+    settings = SamplingSettings(temperature=0.5)
+    with pytest.raises(AttributeError):
+        settings.temperature = -1.0  # frozen: a checked object stays checked
+
+
+def test_stream_checks_everything_when_called_not_at_the_first_token(model):
+    with pytest.raises(ValueError, match="temperature must be a number >= 0"):
+        stream(model, [1], 3, temperature=-1.0)  # no next(): the call itself refuses
+
+
+def test_a_setting_passed_by_position_or_misspelled_is_named(model):
+    with pytest.raises(TypeError, match="settings must be a SamplingSettings, got 0.8 .*temperature=0.8"):
+        generate(model, [1], 3, 0.8)
+    with pytest.raises(TypeError, match="unknown sampling settings \\['temprature'\\]; the settings are "
+                                        "\\['temperature', 'top_k', 'top_p', 'repetition_penalty', 'seed'\\]"):
+        generate(model, [1], 3, temprature=0.8)
+
+
+def test_stages_for_the_widget_are_sampling_stages_as_numpy():
+    raw = torch.tensor([2.0, -1.0, 1.5, 0.5, -0.5, 1.0])
+    stages = sampling_stages_of(raw.numpy())(temperature=0.7, top_k=4, previous_ids=[0, 1], repetition_penalty=1.3)
+    expected = sampling_stages(raw, temperature=0.7, top_k=4, previous_ids=[0, 1], repetition_penalty=1.3)
+    assert list(stages) == list(expected)
+    for name, probs in expected.items():
+        assert stages[name].tolist() == probs.tolist(), name
+    with pytest.raises(ValueError, match="logits must be one non-empty row of float scores \\[V\\]"):
+        sampling_stages_of(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="logits must be finite, but token 1 has nan"):
+        sampling_stages_of([0.0, float("nan")])

@@ -1,4 +1,7 @@
-"""Embedding, token, positional, sampling and training views: numbers shown are the right ones."""
+"""Embedding, token, positional, sampling and training views: numbers shown are the right ones.
+
+The positional and sampling views keep no maths of their own: the tests check that they draw exactly
+what ``minigpt`` computes (``positional_tables``, ``sampling_stages``)."""
 
 import json
 import subprocess
@@ -8,9 +11,12 @@ import ipywidgets as W
 import numpy as np
 import pytest
 
+import torch
+
+from minigpt.positional_views import positional_tables
+from minigpt.sampling import sampling_stages, sampling_stages_of
+from minigpt.tokenizers import CharTokenizer
 from widgets import AttentionView, EmbeddingSpace3D, PositionalEncodingView, SamplingExplorer, TokenView, TrainingDashboard
-from widgets import positional as P
-from widgets import sampling as S
 from widgets import theme
 from widgets.embedding import label_positions
 from widgets.theme import HEAD_COLOURS
@@ -35,8 +41,8 @@ def plotly_views():
         AttentionView(list("abcd"), attention),
         EmbeddingSpace3D(rng.normal(size=(5, 4)), list("abcde")),
         EmbeddingSpace3D.contextual({"x": rng.normal(size=(3, 4)), "y": rng.normal(size=(3, 4))}),
-        PositionalEncodingView(max_len=8, dim=4, n_heads=2),
-        SamplingExplorer([2.0, 1.0, 0.0], list("abc")),
+        PositionalEncodingView(positional_tables(max_len=8, dim=4, n_heads=2)),
+        SamplingExplorer(sampling_stages_of([2.0, 1.0, 0.0]), list("abc")),
         dash,
     ]
 
@@ -183,75 +189,74 @@ def test_embedding_validation():
 # ----------------------------------------------------------------------------- tokens
 
 
-class ByteTokenizer:
-    """Any object with encode/decode works: one id per UTF-8 byte."""
+class MadeUpTokenizer:
+    """Any object with encode and token_str works; its strings are shown exactly as given."""
 
-    name = "bytes"
-
-    def encode(self, text):
-        return list(text.encode("utf-8"))
-
-    def decode(self, ids):
-        return bytes(ids).decode("utf-8", errors="replace")
-
-    def decode_bytes(self, ids):
-        return bytes(ids)
-
-
-class WordTokenizer:
-    name = "words"
+    name = "made-up"
 
     def encode(self, text):
         return list(range(len(text.split(" "))))
 
-    def decode(self, ids):
-        return "x"
-
     def token_str(self, i):
-        return f"w{i}"
+        return ["a\n", "<b>&", "  "][i % 3]
 
 
-def test_token_view_counts_whitespace_and_bytes():
-    view = TokenView("a b\né", [ByteTokenizer(), WordTokenizer()])
-    pieces = [p for _, p in view.tokens["bytes"]]
-    assert pieces == ["a", "␣", "b", "↵\n", "<0xC3>", "<0xA9>"]
-    assert view.tokens["words"] == [(0, "w0"), (1, "w1")]  # token_str is used when present
+def test_token_view_shows_the_strings_it_is_given():
+    view = TokenView("x y z", [MadeUpTokenizer()])
+    assert view.tokens["made-up"] == [(0, "a\n"), (1, "<b>&"), (2, "  ")]
     page = view.to_html()
-    assert "bytes: 6 tokens" in page and "words: 2 tokens" in page and "title='id 195'" in page
-    assert repr(view) == "TokenView(chars=5, tokens: bytes=6, words=2)"
+    assert ">a\n</span>" in page and ">&lt;b&gt;&amp;</span>" in page and ">  </span>" in page
+    assert list(view.figure().data[0].text) == ["a\n", "&lt;b&gt;&amp;", "  "]  # plotly reads its text as HTML
+
+
+def test_token_view_uses_the_package_convention_for_whitespace():
+    text = "a b\n\tb"
+    char = CharTokenizer.from_text(text)
+    view = TokenView(text, [char])
+    assert [p for _, p in view.tokens["char"]] == ["a", "␣", "b", "\\n", "\\t", "b"]  # minigpt.tokenizers.visible
+    assert view.tokens["char"] == [(i, char.token_str(i)) for i in char.encode(text)]
+    page = view.to_html()
+    assert "char: 6 tokens" in page and f"title='id {char.encode(chr(10))[0]}'" in page
+    assert repr(view) == "TokenView(chars=6, tokens: char=6)"
 
 
 def test_token_view_errors():
     with pytest.raises(ValueError, match="text is empty"):
-        TokenView("", [ByteTokenizer()])
-    with pytest.raises(TypeError, match="encode"):
+        TokenView("", [MadeUpTokenizer()])
+    with pytest.raises(TypeError, match="a tokenizer needs encode\\(text\\) and token_str\\(id\\).*got object"):
         TokenView("hi", [object()])
 
 
 # ----------------------------------------------------------------------------- positional
 
 
-def test_positional_math():
-    table = P.sinusoidal_table(10, 8)
-    assert table[3, 2] == pytest.approx(np.sin(3 / 10000 ** (2 / 8)))
-    x = np.random.default_rng(0).normal(size=(5, 8))
-    rotated = P.rope_rotate(x)
-    np.testing.assert_allclose(np.linalg.norm(rotated, axis=1), np.linalg.norm(x, axis=1))  # rotations keep length
-    sims = PositionalEncodingView(max_len=16, dim=8).similarities()
-    rope = sims["RoPE"]
-    assert rope[2, 5] == pytest.approx(rope[7, 10])  # RoPE similarity depends only on the offset
-    np.testing.assert_allclose(P.alibi_slopes(8), [2.0 ** -(i + 1) for i in range(8)])
+def test_positional_view_draws_the_package_tables():
+    tables = positional_tables(max_len=12, dim=8, n_heads=4, rope_base=100.0)
+    view = PositionalEncodingView(tables)
+    view.alibi_head = 2
+    heatmaps = {(t.xaxis, t.yaxis): t.z for t in view.figure().data if t.type == "heatmap"}
+    np.testing.assert_array_equal(heatmaps[("x", "y")], tables["sinusoidal"])
+    np.testing.assert_array_equal(heatmaps[("x3", "y3")], tables["alibi_bias"][2])
+    np.testing.assert_array_equal(heatmaps[("x4", "y4")], tables["sinusoidal_similarity"])
+    np.testing.assert_array_equal(heatmaps[("x5", "y5")], tables["rope_similarity"])
+    np.testing.assert_array_equal(heatmaps[("x6", "y6")], tables["alibi_bias"][2])
+    circles = [t for t in view.figure().data if t.type == "scatter"]
+    assert [t.name for t in circles] == ["pair 0", "pair 1", "pair 2", "pair 3"]
+    for i, t in enumerate(circles):
+        np.testing.assert_array_equal(t.x, tables["rope_cos"][:, i])
+        np.testing.assert_array_equal(t.y, tables["rope_sin"][:, i])
+    assert f"slope {tables['alibi_slopes'][2]:.3g}" in view.figure().layout.annotations[2].text
+    assert repr(view) == "PositionalEncodingView(max_len=12, dim=8, n_heads=4)"
 
 
-def test_positional_matches_minigpt():
-    torch = pytest.importorskip("torch")
-    pos = pytest.importorskip("minigpt.positional")
-    np.testing.assert_allclose(P.sinusoidal_table(12, 8), pos.sinusoidal_table(12, 8).numpy(), atol=1e-5)
-    np.testing.assert_allclose(P.alibi_slopes(6), pos.alibi_slopes(6).numpy(), rtol=1e-6)
-    np.testing.assert_allclose(P.alibi_bias(4, 5), pos.alibi_bias(4, 5).numpy(), atol=1e-6)
-    x = torch.randn(6, 8)
-    cos, sin = pos.rope_frequencies(8, 6)
-    np.testing.assert_allclose(P.rope_rotate(x.numpy().astype(np.float64)), pos.apply_rope(x, cos, sin).numpy(), atol=1e-5)
+def test_positional_view_names_a_table_that_is_missing_or_the_wrong_shape():
+    tables = positional_tables(max_len=6, dim=4, n_heads=2)
+    with pytest.raises(ValueError, match=r"tables lacks \['rope_sin'\]; make them with minigpt.positional_views"):
+        PositionalEncodingView({k: v for k, v in tables.items() if k != "rope_sin"})
+    with pytest.raises(ValueError, match=r"tables\['alibi_bias'\] has shape \(2, 5, 5\), expected \(2, 6, 6\)"):
+        PositionalEncodingView({**tables, "alibi_bias": tables["alibi_bias"][:, :5, :5]})
+    with pytest.raises(TypeError, match="tables must be a dict of arrays, got tuple"):
+        PositionalEncodingView((8, 4, 2))
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -265,53 +270,67 @@ def test_positional_matches_minigpt():
         dict(temperature=0.0, top_k=3, top_p=0.5, repetition_penalty=2.0),
     ],
 )
-def test_sampling_stages_equal_minigpt(settings):
-    torch = pytest.importorskip("torch")
-    sampling = pytest.importorskip("minigpt.sampling")
-    logits = np.random.default_rng(0).normal(size=40).astype(np.float32) * 3
+def test_sampling_explorer_draws_the_package_stages(settings):
+    logits = torch.from_numpy(np.random.default_rng(0).normal(size=40).astype(np.float32) * 3)
     previous = [1, 5, 5, 9]
-    mine = S.sampling_stages(logits.astype(np.float64), previous_ids=previous, **settings)
-    stage = torch.from_numpy(logits)
-    theirs = {"raw": stage}
-    stage = theirs["repetition_penalty"] = sampling.apply_repetition_penalty(stage, previous, settings["repetition_penalty"])
-    stage = theirs["temperature"] = sampling.apply_temperature(stage, settings["temperature"])
-    stage = theirs["top_k"] = sampling.apply_top_k(stage, settings["top_k"])
-    theirs["top_p"] = sampling.apply_top_p(stage, settings["top_p"])
-    for name, value in theirs.items():
-        np.testing.assert_allclose(mine[name], sampling.probabilities(value).numpy(), atol=1e-5, err_msg=name)
+    view = SamplingExplorer(sampling_stages_of(logits), [f"t{i}" for i in range(40)], previous_ids=previous,
+                            show=40, **settings)
+    expected = sampling_stages(logits, previous_ids=previous, **settings)
+    shown = np.argsort(-expected["raw"].numpy(), kind="stable")
+    bars = view.figure().data
+    assert [bar.name for bar in bars] == list(expected)
+    for bar, (name, probs) in zip(bars, expected.items()):
+        probs = probs.numpy()[shown]
+        assert list(bar.x) == [repr(f"t{i}") for i in shown]
+        np.testing.assert_array_equal([p for p, _ in bar.customdata], probs, err_msg=name)  # the hover's number
+        kept = np.array([status == "kept" for _, status in bar.customdata])
+        np.testing.assert_array_equal(kept, probs > 0, err_msg=name)
+        np.testing.assert_array_equal(np.asarray(bar.y)[kept], probs[kept], err_msg=name)  # blue bars: the probability
+    for name, probs in expected.items():
+        np.testing.assert_array_equal(view.stages()[name], probs.numpy(), err_msg=name)
 
 
 def test_sampling_bars_mark_survivors_and_sample_is_a_survivor():
     logits = np.array([4.0, 3.0, 2.0, 1.0, 0.0])
-    view = SamplingExplorer(logits, list("abcde"), top_k=2)
+    view = SamplingExplorer(sampling_stages_of(logits), list("abcde"), top_k=2)
     fig = view.figure()
     assert len(fig.data) == 5
     top_k_bars = fig.data[3]
     assert [c == view.figure().data[0].marker.color[0] for c in top_k_bars.marker.color] == [True, True, False, False, False]
     assert {view.sample() for _ in range(20)} <= {"a", "b"}
-    view.set(top_k=0, top_p=0.5)
-    assert np.count_nonzero(view.stages()["top_p"]) == 1
+    view.set(top_k=0, top_p=0.5)  # 0 is the top-k slider's "off"
+    assert view.settings["top_k"] is None and np.count_nonzero(view.stages()["top_p"]) == 1
 
 
-def test_sampling_accepts_probs_and_validates():
-    view = SamplingExplorer(probs=[0.5, 0.25, 0.25], tokens=["x", "y", "z"])
-    np.testing.assert_allclose(view.stages()["raw"], [0.5, 0.25, 0.25])
-    with pytest.raises(ValueError, match="2 token strings for 3 logits"):
-        SamplingExplorer([1.0, 2.0, 3.0], ["a", "b"])
-    with pytest.raises(ValueError, match="exactly one"):
-        SamplingExplorer()
+def test_sampling_explorer_validates_what_it_is_given():
+    stages = sampling_stages_of([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="2 token strings for 3 probabilities"):
+        SamplingExplorer(stages, ["a", "b"])
+    with pytest.raises(TypeError, match="stages must be a function of the settings, e.g. "
+                                        r"minigpt.sampling.sampling_stages_of\(logits\); got ndarray"):
+        SamplingExplorer(np.array([1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match=r"stage 'raw' must be 3 probabilities summing to 1, got shape \(3,\) "
+                                         "summing to 6"):
+        SamplingExplorer(lambda **settings: {"raw": np.array([1.0, 2.0, 3.0])})
+    view = SamplingExplorer(stages, list("abc"))
+    with pytest.raises(TypeError, match=r"unknown settings \['temprature'\]"):
+        view.set(temprature=0.5)
+    with pytest.raises(ValueError, match="temperature must be a number >= 0"):  # the package's check and message
+        view.set(temperature=-1.0)
+    assert view.settings["temperature"] == 1.0  # a refused setting leaves the view as it was
 
 
 def test_sampling_titles_show_short_numbers():
     # slider steps of 0.05 arrive as 0.9000000000000001
-    view = SamplingExplorer([2.0, 1.0, 0.0], list("abc"), temperature=0.7000000000000001, top_p=0.9000000000000001)
+    view = SamplingExplorer(sampling_stages_of([2.0, 1.0, 0.0]), list("abc"), temperature=0.7000000000000001,
+                            top_p=0.9000000000000001)
     titles = [a.text for a in view.figure().layout.annotations]
     assert "temperature 0.7" in titles and "top-p 0.9 (sampled from this)" in titles
     assert not [t for t in titles if "00000" in t]
 
 
 def test_sampling_sliders_span_the_row():
-    view = SamplingExplorer(np.zeros(66), [str(i) for i in range(66)])
+    view = SamplingExplorer(sampling_stages_of(np.zeros(66)), [str(i) for i in range(66)])
     sliders = [w for w in view.widget.children if isinstance(w, (W.IntSlider, W.FloatSlider))]
     assert len(sliders) == 4 and {s.layout.width for s in sliders} == {"100%"}
 

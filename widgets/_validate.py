@@ -64,12 +64,12 @@ def check_int(value, name: str, minimum: int | None = None, maximum: int | None 
     return int(value)
 
 
-def check_number(value, name: str, minimum: float | None = None, *, above: bool = False) -> float:
-    """``value`` as a finite float >= ``minimum`` (> with ``above=True``); NaN and inf are refused."""
-    span = "" if minimum is None else f" {'>' if above else '>='} {minimum}"
+def check_number(value, name: str, minimum: float | None = None) -> float:
+    """``value`` as a finite float >= ``minimum``; NaN and inf are refused."""
+    span = "" if minimum is None else f" >= {minimum}"
     if not is_number(value):
         raise TypeError(f"{name} must be a number{span}, got {value!r} ({type(value).__name__})")
-    if not np.isfinite(value) or (minimum is not None and (value <= minimum if above else value < minimum)):
+    if not np.isfinite(value) or (minimum is not None and value < minimum):
         raise ValueError(f"{name} must be a finite number{span}, got {value!r}")
     return float(value)
 

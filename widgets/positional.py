@@ -1,19 +1,17 @@
-"""``PositionalEncodingView()``: how a transformer can know where a token is.
+"""``PositionalEncodingView(tables)``: how a transformer can know where a token is.
 
-Numpy versions of the schemes (``minigpt.positional`` has the torch ones the model uses; the
-tests check that both agree):
+The view keeps none of the maths: ``tables`` is what ``minigpt.positional_views.positional_tables``
+computes with the model's own functions (numpy arrays):
 
-* sinusoidal table PE[p, 2i] = sin(p / 10000^(2i/C)), PE[p, 2i+1] = cos(...);
-* RoPE rotates each pair of query/key dimensions by angle p * base^(-2i/D);
-* ALiBi adds -slope_h * |i - j| to attention scores.
+* the sinusoidal table PE[p, 2i] = sin(p / 10000^(2i/C)), PE[p, 2i+1] = cos(...);
+* RoPE rotating each pair of query/key dimensions by angle p * base^(-2i/D);
+* ALiBi adding -slope_h * |i - j| to attention scores.
 
 The last row of plots shows position-to-position similarity for each scheme: what attention
 "sees" of two positions before any content is involved.
 """
 
 from __future__ import annotations
-
-import math
 
 import ipywidgets as W
 import numpy as np
@@ -22,66 +20,45 @@ from plotly.subplots import make_subplots
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane
-from ._validate import check_int, check_number
+from ._validate import as_float_array
 
 
-def sinusoidal_table(T: int, C: int) -> np.ndarray:
-    """[T, C]: even columns sin, odd columns cos of p / 10000^(2i/C)."""
-    if C % 2:
-        raise ValueError(f"sinusoidal positions need an even dimension, got {C}")
-    angles = np.arange(T)[:, None] * 10000.0 ** (-np.arange(0, C, 2) / C)  # [T, C/2]
-    table = np.zeros((T, C))
-    table[:, 0::2], table[:, 1::2] = np.sin(angles), np.cos(angles)
-    return table
+def _shapes(T: int, C: int, H: int) -> dict[str, tuple[int, ...]]:
+    """The shape of every table for T positions, C dimensions and H heads."""
+    return {"sinusoidal": (T, C), "rope_cos": (T, C // 2), "rope_sin": (T, C // 2), "alibi_slopes": (H,),
+            "alibi_bias": (H, T, T), "sinusoidal_similarity": (T, T), "rope_similarity": (T, T)}  # fmt: skip
 
 
-def rope_angles(T: int, head_dim: int, base: float = 10000.0) -> np.ndarray:
-    """[T, head_dim/2]: the angle by which pair i is rotated at position p."""
-    return np.arange(T)[:, None] * base ** (-np.arange(0, head_dim, 2) / head_dim)
-
-
-def rope_rotate(x: np.ndarray, base: float = 10000.0) -> np.ndarray:
-    """Rotate x [T, D] position by position ("rotate half" pairing: dim i with dim i + D/2)."""
-    angles = rope_angles(x.shape[0], x.shape[1], base)
-    x1, x2 = np.split(x, 2, axis=-1)
-    cos, sin = np.cos(angles), np.sin(angles)
-    return np.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
-
-
-def alibi_slopes(n_head: int) -> np.ndarray:
-    """[H] geometric slopes 2^(-8/H), 2^(-16/H), ...; non-powers of two interleave (ALiBi paper)."""
-    def power_of_two(n):
-        return [2.0 ** (-8.0 * (i + 1) / n) for i in range(n)]
-
-    closest = 2 ** math.floor(math.log2(n_head))
-    return np.array(power_of_two(closest) + power_of_two(2 * closest)[0::2][: n_head - closest])
-
-
-def alibi_bias(n_head: int, T: int) -> np.ndarray:
-    """[H, T, T]: -slope_h * |i - j|."""
-    distance = np.abs(np.arange(T)[:, None] - np.arange(T)[None, :])
-    return -alibi_slopes(n_head)[:, None, None] * distance
-
-
-def cosine_matrix(x: np.ndarray) -> np.ndarray:
-    unit = x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-    return unit @ unit.T
+def _checked_tables(tables) -> dict[str, np.ndarray]:
+    """``tables`` as float arrays, every one there and of the shape its neighbours imply."""
+    how = "make them with minigpt.positional_views.positional_tables(max_len, dim, n_heads)"
+    if not isinstance(tables, dict):
+        raise TypeError(f"tables must be a dict of arrays, got {type(tables).__name__}; {how}")
+    names = list(_shapes(0, 0, 0))  # the names do not depend on the sizes
+    missing = [name for name in names if name not in tables]
+    if missing:
+        raise ValueError(f"tables lacks {missing}; {how}")
+    tables = {name: as_float_array(tables[name], f"tables[{name!r}]") for name in names}
+    if tables["sinusoidal"].ndim != 2 or tables["alibi_slopes"].ndim != 1:
+        raise ValueError(f"tables['sinusoidal'] must be [T, C] and tables['alibi_slopes'] [H]; {how}")
+    (T, C), (H,) = tables["sinusoidal"].shape, tables["alibi_slopes"].shape
+    for name, shape in _shapes(T, C, H).items():
+        if tables[name].shape != shape:
+            raise ValueError(f"tables[{name!r}] has shape {tables[name].shape}, expected {shape} for T={T} "
+                             f"positions, C={C} dimensions and H={H} heads; {how}")
+    return tables
 
 
 class PositionalEncodingView(View):
     """Sinusoidal table, RoPE rotations, ALiBi bias, and position-position similarity per scheme.
 
-    Args: ``max_len`` positions, ``dim`` (model / head dimension, even), ``n_heads`` for ALiBi,
-    ``rope_base``. Change the ALiBi head with ``view.alibi_head = h`` or the dropdown.
+    Args: ``tables``, the dict of numpy arrays ``minigpt.positional_views.positional_tables(max_len, dim,
+    n_heads, rope_base)`` returns. Change the ALiBi head with ``view.alibi_head = h`` or the dropdown.
     """
 
-    def __init__(self, max_len: int = 64, dim: int = 32, n_heads: int = 8, rope_base: float = 10000.0):
-        max_len, n_heads = check_int(max_len, "max_len", 2), check_int(n_heads, "n_heads", 1)
-        if check_int(dim, "dim", 2) % 2:
-            raise ValueError(f"dim must be even (positions pair up dimensions), got {dim}")
-        # angles are p * base ** (-2i / dim): a base <= 0 would make every RoPE value NaN
-        rope_base = check_number(rope_base, "rope_base", 0, above=True)
-        self.max_len, self.dim, self.n_heads, self.rope_base = max_len, dim, n_heads, rope_base
+    def __init__(self, tables):
+        self.tables = _checked_tables(tables)
+        (self.max_len, self.dim), (self.n_heads,) = self.tables["sinusoidal"].shape, self.tables["alibi_slopes"].shape
         self.alibi_head = 0
         self._widget = None
 
@@ -89,38 +66,34 @@ class PositionalEncodingView(View):
         return f"PositionalEncodingView(max_len={self.max_len}, dim={self.dim}, n_heads={self.n_heads})"
 
     def similarities(self) -> dict[str, np.ndarray]:
-        """[T, T] per scheme: cosine of sinusoidal rows; RoPE score of a constant vector at
-        positions (i, j), which depends only on i - j; the ALiBi bias of the selected head."""
-        T, D = self.max_len, self.dim
-        ones = np.ones((T, D)) / math.sqrt(D)
-        rotated = rope_rotate(ones, self.rope_base)
+        """[T, T] per scheme, as drawn: the cosine of sinusoidal rows; the RoPE score of a constant vector
+        at positions (i, j); the ALiBi bias of the selected head."""
         return {
-            "sinusoidal": cosine_matrix(sinusoidal_table(T, D)),
-            "RoPE": rotated @ rotated.T,
-            "ALiBi": alibi_bias(self.n_heads, T)[self.alibi_head],
+            "sinusoidal": self.tables["sinusoidal_similarity"],
+            "RoPE": self.tables["rope_similarity"],
+            "ALiBi": self.tables["alibi_bias"][self.alibi_head],
         }
 
     def figure(self):
-        T, D = self.max_len, self.dim
+        T, D, slope = self.max_len, self.dim, self.tables["alibi_slopes"][self.alibi_head]
         fig = make_subplots(
             rows=2, cols=3, horizontal_spacing=0.08, vertical_spacing=0.14,
             subplot_titles=(f"sinusoidal table [{T} x {D}]", "RoPE: pair i rotates by p * theta_i",
-                            f"ALiBi bias, head {self.alibi_head} (slope {alibi_slopes(self.n_heads)[self.alibi_head]:.3g})",
+                            f"ALiBi bias, head {self.alibi_head} (slope {slope:.3g})",
                             "similarity: sinusoidal (cosine)", "similarity: RoPE (q.k)", "similarity: ALiBi (bias)"),
         )  # fmt: skip
-        fig.add_heatmap(z=sinusoidal_table(T, D).astype(np.float32), colorscale=theme.DIVERGING, zmid=0, row=1, col=1,
+        fig.add_heatmap(z=self.tables["sinusoidal"], colorscale=theme.DIVERGING, zmid=0, row=1, col=1,
                         showscale=False, hovertemplate="pos %{y}, dim %{x}: %{z:.2f}<extra></extra>")  # fmt: skip
-        angles = rope_angles(T, D, self.rope_base)
         for n, i in enumerate(sorted({0, D // 8, D // 4, D // 2 - 1})):
-            fig.add_scatter(x=np.cos(angles[:, i]), y=np.sin(angles[:, i]), mode="lines+markers", row=1, col=2,
+            fig.add_scatter(x=self.tables["rope_cos"][:, i], y=self.tables["rope_sin"][:, i], mode="lines+markers", row=1, col=2,
                             name=f"pair {i}", marker=dict(size=4, color=theme.head_colour(n)),
                             line=dict(color=theme.head_colour(n)), text=[f"p={p}" for p in range(T)],
                             hovertemplate=f"pair {i}, " + "%{text}<extra></extra>")  # fmt: skip
         sims = self.similarities()
-        fig.add_heatmap(z=sims["ALiBi"].astype(np.float32), colorscale=theme.SEQUENTIAL, row=1, col=3, showscale=False,
+        fig.add_heatmap(z=sims["ALiBi"], colorscale=theme.SEQUENTIAL, row=1, col=3, showscale=False,
                         hovertemplate="query %{y}, key %{x}: %{z:.2f}<extra></extra>")  # fmt: skip
         for col, name in enumerate(sims, start=1):
-            fig.add_heatmap(z=sims[name].astype(np.float32), colorscale=theme.SEQUENTIAL, row=2, col=col, showscale=False,
+            fig.add_heatmap(z=sims[name], colorscale=theme.SEQUENTIAL, row=2, col=col, showscale=False,
                             hovertemplate="pos %{y} vs %{x}: %{z:.2f}<extra>" + name + "</extra>")  # fmt: skip
         for col in (1, 3):
             fig.update_yaxes(autorange="reversed", row=1, col=col)

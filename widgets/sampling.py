@@ -1,8 +1,10 @@
-"""``SamplingExplorer(logits, tokens)``: what temperature, top-k, top-p and repetition penalty do.
+"""``SamplingExplorer(stages, tokens)``: what temperature, top-k, top-p and repetition penalty do.
 
-The stages run in the same order as ``minigpt.sampling`` (the tests check they agree):
-raw -> repetition penalty -> temperature -> top-k -> top-p. One bar chart per stage shows the
-probabilities of the most likely tokens; grey bars are tokens that stage removed.
+The explorer keeps none of the maths: ``stages`` is a function of the settings that returns the
+probabilities after every stage, ``minigpt.sampling.sampling_stages_of(logits)``, so moving a slider
+recomputes them with the code ``generate`` samples with (raw -> repetition penalty -> temperature ->
+top-k -> top-p). One bar chart per stage shows the probabilities of the most likely tokens; grey bars
+are tokens that stage removed.
 """
 
 from __future__ import annotations
@@ -14,123 +16,41 @@ from plotly.subplots import make_subplots
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane
-from ._validate import as_float_array, check_finite, check_ids, check_int, check_number, check_tokens, is_int, is_number
+from ._validate import as_float_array, check_ids, check_int, check_tokens
 
-STAGES = ("raw", "repetition_penalty", "temperature", "top_k", "top_p")
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - np.max(logits)
-    e = np.exp(z)
-    return e / e.sum()
-
-
-def apply_repetition_penalty(logits: np.ndarray, previous_ids, penalty: float) -> np.ndarray:
-    """Seen tokens: positive logits divided by ``penalty``, negative ones multiplied (CTRL)."""
-    out = logits.copy()
-    seen = np.unique(np.asarray(check_ids(previous_ids, logits.size, "previous_ids"), dtype=int))
-    if penalty != 1.0 and seen.size:
-        with np.errstate(over="ignore"):
-            scores = np.where(out[seen] > 0, out[seen] / penalty, out[seen] * penalty)
-        out[seen] = np.minimum(scores, np.finfo(out.dtype).max)  # a tiny penalty must not give inf (NaN later)
-    return out
-
-
-def apply_temperature(logits: np.ndarray, temperature: float) -> np.ndarray:
-    """``logits / T``; T = 0 keeps only the most likely token (greedy)."""
-    if temperature == 0:
-        out = np.full_like(logits, -np.inf)
-        best = int(np.argmax(logits))
-        out[best] = logits[best]
-        return out
-    # shifted so the largest is 0: a tiny temperature then gives -inf, never inf - inf = NaN
-    with np.errstate(over="ignore"):
-        return (logits - np.max(logits)) / temperature
-
-
-def apply_top_k(logits: np.ndarray, k: int | None) -> np.ndarray:
-    """Keep the k largest logits (ties with the k-th kept too)."""
-    if k is None or k >= logits.size:
-        return logits
-    kth = np.sort(logits)[-k]
-    return np.where(logits < kth, -np.inf, logits)
-
-
-def apply_top_p(logits: np.ndarray, p: float | None) -> np.ndarray:
-    """Keep the most likely tokens until their probability reaches p (the top one always stays)."""
-    if p is None or p >= 1.0:
-        return logits
-    order = np.argsort(-logits, kind="stable")
-    probs = softmax(logits[order])
-    mass_before = np.cumsum(probs) - probs
-    remove = np.zeros(logits.size, dtype=bool)
-    remove[order] = mass_before >= p
-    return np.where(remove, -np.inf, logits)
-
-
-def sampling_stages(logits, *, temperature=1.0, top_k=None, top_p=None, repetition_penalty=1.0, previous_ids=()):
-    """Probabilities after every stage: {stage name: probs [V]} (same keys as minigpt.sampling)."""
-    settings = checked_settings(temperature, top_k, top_p, repetition_penalty)
-    temperature, top_k, top_p, repetition_penalty = settings.values()
-    out = {"raw": logits}
-    out["repetition_penalty"] = apply_repetition_penalty(logits, previous_ids, repetition_penalty)
-    out["temperature"] = apply_temperature(out["repetition_penalty"], temperature)
-    out["top_k"] = apply_top_k(out["temperature"], top_k)
-    out["top_p"] = apply_top_p(out["top_k"], top_p)
-    return {name: softmax(v) for name, v in out.items()}
-
-
-def checked_settings(temperature, top_k, top_p, repetition_penalty) -> dict:
-    """The four settings, checked, with "off" spelled None: top_k 0 and top_p 0 or 1 mean off.
-    A float top_k (2.7) or a NaN is an error rather than quietly becoming something else."""
-    return dict(
-        temperature=check_number(temperature, "temperature (0 = greedy)", 0),
-        top_k=None if top_k is None or (is_int(top_k) and top_k == 0) else check_int(top_k, "top_k (0 = off)", 1),
-        top_p=None if top_p is None or (is_number(top_p) and top_p in (0, 1)) else _check_top_p(top_p),
-        repetition_penalty=check_number(repetition_penalty, "repetition_penalty (1 = none)", 0, above=True),
-    )
-
-
-def _check_top_p(top_p) -> float:
-    top_p = check_number(top_p, "top_p (0 or 1 = off)", 0, above=True)
-    if top_p > 1:
-        raise ValueError(f"top_p must be in (0, 1] (0 or 1 = off), got {top_p!r}")
-    return top_p
+SETTINGS = ("temperature", "top_k", "top_p", "repetition_penalty")
 
 
 class SamplingExplorer(View):
     """Sliders for temperature / top-k / top-p / repetition penalty over one next-token distribution.
 
     Args:
-        logits: [V] scores (or pass ``probs=`` [V] probabilities instead; they are log'd).
+        stages: ``stages(previous_ids=..., **settings) -> {stage name: probs [V]}``, the stages in the
+            order they apply, the last one sampled from; ``minigpt.sampling.sampling_stages_of(logits)``.
         tokens: V display strings (the vocabulary, or the candidate tokens).
         previous_ids: ids already in the text (for the repetition penalty).
         show: how many of the most likely tokens to draw (default 20).
         seed: seed of the sample button's generator.
+        temperature, top_k, top_p, repetition_penalty: the starting settings (checked by ``stages``).
 
-    Attributes/methods: ``settings`` (dict), ``set(**settings)``, ``stages()``, ``sample()`` -> token,
-    ``last_sample``.
+    Attributes/methods: ``settings`` (dict), ``set(**settings)`` (top_k 0 = off, like its slider),
+    ``stages()``, ``sample()`` -> token, ``last_sample``.
     """
 
-    def __init__(self, logits=None, tokens=None, *, probs=None, previous_ids=(), show: int = 20, seed: int = 0,
+    def __init__(self, stages, tokens=None, *, previous_ids=(), show: int = 20, seed: int = 0,
                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                  repetition_penalty: float = 1.0):  # fmt: skip
-        if (logits is None) == (probs is None):
-            raise ValueError("pass exactly one of logits=[V] or probs=[V]")
-        if probs is not None:
-            p = as_float_array(probs, "probs").astype(np.float64)
-            if p.ndim != 1 or (p < 0).any() or abs(p.sum() - 1) > 1e-3:
-                raise ValueError("probs must be a 1-D probability vector (non-negative, summing to 1)")
-            logits = np.log(np.maximum(p, 1e-30))
-        self.logits = as_float_array(logits, "logits").astype(np.float64)
-        if self.logits.ndim != 1 or self.logits.size == 0:
-            raise ValueError(f"logits must be a non-empty 1-D vector [V], got shape {self.logits.shape}")
-        check_finite(self.logits, "logits", ("token",))
-        self.tokens = check_tokens(tokens if tokens is not None else [str(i) for i in range(self.logits.size)])
-        if len(self.tokens) != self.logits.size:
-            raise ValueError(f"got {len(self.tokens)} token strings for {self.logits.size} logits; pass one per entry")
-        self.previous_ids = check_ids(previous_ids, self.logits.size, "previous_ids")
-        self.show = min(check_int(show, "show", 1), self.logits.size)
+        if not callable(stages):
+            raise TypeError(f"stages must be a function of the settings, e.g. "
+                            f"minigpt.sampling.sampling_stages_of(logits); got {type(stages).__name__}")
+        self._compute = stages
+        vocab_size = next(iter(self._checked(stages(), None).values())).size
+        self.tokens = check_tokens(tokens if tokens is not None else [str(i) for i in range(vocab_size)])
+        if len(self.tokens) != vocab_size:
+            raise ValueError(f"got {len(self.tokens)} token strings for {vocab_size} probabilities; "
+                             "pass one per entry")
+        self.previous_ids = check_ids(previous_ids, vocab_size, "previous_ids")
+        self.show = min(check_int(show, "show", 1), vocab_size)
         self._rng = np.random.default_rng(check_int(seed, "seed", 0))
         self.settings = dict(temperature=1.0, top_k=None, top_p=None, repetition_penalty=1.0)
         self.last_sample = None
@@ -138,39 +58,59 @@ class SamplingExplorer(View):
         self.set(temperature=temperature, top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty)
 
     def __repr__(self) -> str:
-        return f"SamplingExplorer(vocab={self.logits.size}, shown={self.show})"
+        return f"SamplingExplorer(vocab={len(self.tokens)}, shown={self.show})"
 
     def set(self, **settings) -> None:
-        """Change settings, e.g. ``set(temperature=0.7, top_k=10)``; top_k/top_p None or 0 = off."""
-        unknown = set(settings) - set(self.settings)
+        """Change settings, e.g. ``set(temperature=0.7, top_k=10)``; top_k/top_p None = off, top_k 0 too."""
+        unknown = set(settings) - set(SETTINGS)
         if unknown:
-            raise TypeError(f"unknown settings {sorted(unknown)}; use {sorted(self.settings)}")
-        self.settings = checked_settings(**{**self.settings, **settings})
+            raise TypeError(f"unknown settings {sorted(unknown)}; use {list(SETTINGS)}")
+        settings = {**self.settings, **settings}
+        if settings["top_k"] == 0:  # the slider's "off": an IntSlider cannot hold None
+            settings["top_k"] = None
+        stages = self._checked(self._compute(previous_ids=self.previous_ids, **settings), len(self.tokens))
+        self.settings, self._stages = settings, stages
         if self._widget is not None:
             self._pane.show(self.figure())
 
+    @staticmethod
+    def _checked(stages, vocab_size: int | None) -> dict[str, np.ndarray]:
+        """What ``stages`` returned: a non-empty dict of 1-D probability vectors [V] of one size."""
+        if not isinstance(stages, dict) or not stages:
+            raise TypeError(f"stages(...) must return {{stage name: probabilities [V]}}, got {type(stages).__name__}")
+        stages = {name: as_float_array(p, f"stage {name!r}") for name, p in stages.items()}
+        vocab_size = vocab_size or next(iter(stages.values())).size
+        for name, p in stages.items():
+            if p.shape != (vocab_size,) or not np.isfinite(p).all() or abs(float(p.sum()) - 1) > 1e-3:
+                raise ValueError(f"stage {name!r} must be {vocab_size} probabilities summing to 1, got shape "
+                                 f"{p.shape} summing to {float(p.sum()):.4g}")
+        return stages
+
     def stages(self) -> dict[str, np.ndarray]:
-        return sampling_stages(self.logits, previous_ids=self.previous_ids, **self.settings)
+        """{stage name: probabilities [V]} at the current settings, as ``stages`` computed them."""
+        return dict(self._stages)
 
     def sample(self) -> str:
-        """Draw one token from the final distribution (seeded generator)."""
-        probs = self.stages()["top_p"]
-        self.last_sample = self.tokens[int(self._rng.choice(probs.size, p=probs))]
+        """Draw one token from the last stage's distribution (seeded generator)."""
+        probs = list(self._stages.values())[-1].astype(np.float64)
+        # float32 probabilities of 50k tokens can sum to 1 +- 1e-5, more than numpy's draw accepts
+        self.last_sample = self.tokens[int(self._rng.choice(probs.size, p=probs / probs.sum()))]
         if self._widget is not None:
             self._drawn.value = f"sampled: <b>{self.last_sample}</b>"
         return self.last_sample
 
     def figure(self):
-        stages = self.stages()
-        top = np.argsort(-stages["raw"], kind="stable")[: self.show]
+        stages = self._stages
+        names = list(stages)
+        top = np.argsort(-stages[names[0]], kind="stable")[: self.show]
         labels = [f"{self.tokens[i]!r}" for i in top]
         # every panel names its tokens: with the names only under the last panel, the first is 800 px from them
-        fig = make_subplots(rows=len(STAGES), cols=1, shared_xaxes=True, vertical_spacing=0.075,
-                            subplot_titles=[self._title(name) for name in STAGES])  # fmt: skip
+        fig = make_subplots(rows=len(names), cols=1, shared_xaxes=True, vertical_spacing=0.075,
+                            subplot_titles=[self._title(name, name == names[-1]) for name in names])  # fmt: skip
         fig.update_xaxes(showticklabels=True, tickfont=dict(size=11))
-        top_p = max(float(stages[name][top].max()) for name in STAGES)
-        previous = stages["raw"][top]
-        for row, name in enumerate(STAGES, start=1):
+        highest = max(float(p[top].max()) for p in stages.values())
+        previous = stages[names[0]][top]
+        for row, name in enumerate(names, start=1):
             p = stages[name][top]
             kept = p > 0
             # a removed token keeps a grey "ghost" bar of its probability before this stage
@@ -180,23 +120,24 @@ class SamplingExplorer(View):
             fig.add_bar(x=labels, y=heights, marker_color=colours, row=row, col=1, name=name, showlegend=False,
                         customdata=list(zip(p.tolist(), status)),
                         hovertemplate="%{x}: %{customdata[0]:.4f} (%{customdata[1]})<extra>" + name + "</extra>")  # fmt: skip
-            fig.update_yaxes(range=[0, 1.05 * top_p], row=row, col=1, nticks=3)
+            fig.update_yaxes(range=[0, 1.05 * highest], row=row, col=1, nticks=3)
             previous = np.where(kept, p, previous)
-        fig.update_layout(template=theme.TEMPLATE, height=170 * len(STAGES) + 80, bargap=0.15,
+        fig.update_layout(template=theme.TEMPLATE, height=170 * len(names) + 80, bargap=0.15,
                           title="Next-token distribution after each stage (grey = removed)",
                           margin=dict(t=theme.SUBPLOT_TOP_MARGIN))  # fmt: skip
         return fig
 
-    def _title(self, name: str) -> str:
+    def _title(self, name: str, last: bool) -> str:
         s = self.settings
-        return {
+        title = {
             "raw": "raw softmax",
             "repetition_penalty": f"repetition penalty {s['repetition_penalty']:g} on {len(set(self.previous_ids))} seen tokens",
             "temperature": f"temperature {s['temperature']:g}",
             "top_k": f"top-k {s['top_k'] or 'off'}",
             # :g, as above: a slider's 0.9 arrives as 0.9000000000000001
-            "top_p": f"top-p {format(s['top_p'], 'g') if s['top_p'] else 'off'} (sampled from this)",
-        }[name]
+            "top_p": f"top-p {format(s['top_p'], 'g') if s['top_p'] else 'off'}",
+        }.get(name, name)
+        return f"{title} (sampled from this)" if last else title
 
     def figures(self) -> list:
         return [self.figure()]
@@ -207,7 +148,7 @@ class SamplingExplorer(View):
             s = self.settings
             sliders = dict(
                 temperature=W.FloatSlider(value=s["temperature"], min=0, max=3, step=0.05, description="temperature"),
-                top_k=W.IntSlider(value=s["top_k"] or 0, min=0, max=self.logits.size, description="top-k (0 off)"),
+                top_k=W.IntSlider(value=s["top_k"] or 0, min=0, max=len(self.tokens), description="top-k (0 off)"),
                 top_p=W.FloatSlider(value=s["top_p"] or 1.0, min=0.05, max=1, step=0.05, description="top-p"),
                 repetition_penalty=W.FloatSlider(value=s["repetition_penalty"], min=1, max=3, step=0.1,
                                                  description="rep. penalty"),

@@ -1,7 +1,8 @@
 """``TokenView(text, tokenizers)``: how different tokenizers cut the same text.
 
-Each token gets a coloured box (alternating colours show the boundaries), its id on hover,
-and whitespace / byte-fallback tokens are drawn visibly ("␣", "↵", "<0xE2>"). Several tokenizers
+Each token gets a coloured box (alternating colours show the boundaries), its id on hover, and
+the string the tokenizer's ``token_str`` gives for it, shown as given (whitespace and byte-fallback
+tokens are visible there: "␣", "\\n", "<0xE2>"). Several tokenizers
 are shown side by side with their token counts. The live view is plain HTML; its picture (the
 image saved with the notebook) is the same boxes drawn as a plotly figure.
 """
@@ -18,36 +19,16 @@ from ._base import View
 from ._plotly import make_figure
 from ._validate import check_text
 
-_VISIBLE = {" ": "␣", "\n": "↵\n", "\t": "→", "\r": "␍"}
-
-
-def visible(piece: str) -> str:
-    """Make whitespace visible: ' ' -> '␣', newline -> '↵' (followed by a real line break)."""
-    return "".join(_VISIBLE.get(ch, ch) for ch in piece)
-
-
 def token_pieces(tokenizer, text: str) -> list[tuple[int, str]]:
-    """[(id, display string)] for ``text``.
+    """[(id, display string)] for ``text``: the tokenizer's own ``token_str(id)``, shown as given.
 
-    Uses the CONTRACT interface ``token_str(id)`` when the tokenizer has it; otherwise decodes one
-    id at a time, and an id that is only part of a UTF-8 character (decodes to U+FFFD) is shown as
-    its bytes, e.g. "<0xE2>", the way byte-fallback tokenizers print them.
+    Every minigpt tokenizer has ``token_str``, which makes whitespace and partial characters visible
+    (``minigpt.tokenizers.visible``: "␣", "\\n", "<0xE2>"), so the view and a printed token agree.
     """
-    if not (hasattr(tokenizer, "encode") and hasattr(tokenizer, "decode")):
-        raise TypeError(f"a tokenizer needs encode(text) and decode(ids); got {type(tokenizer).__name__}")
-    ids = [int(i) for i in tokenizer.encode(text)]
-    pieces = []
-    for i in ids:
-        if hasattr(tokenizer, "token_str"):
-            pieces.append((i, tokenizer.token_str(i)))
-            continue
-        piece = tokenizer.decode([i])
-        if "\ufffd" in piece and hasattr(tokenizer, "decode_bytes"):
-            piece = "".join(f"<0x{b:02X}>" for b in tokenizer.decode_bytes([i]))
-        elif "\ufffd" in piece and hasattr(tokenizer, "decode_single_token_bytes"):  # a tiktoken Encoding
-            piece = "".join(f"<0x{b:02X}>" for b in tokenizer.decode_single_token_bytes(i))
-        pieces.append((i, visible(piece)))
-    return pieces
+    if not (hasattr(tokenizer, "encode") and hasattr(tokenizer, "token_str")):
+        raise TypeError(f"a tokenizer needs encode(text) and token_str(id), as every minigpt tokenizer has; got "
+                        f"{type(tokenizer).__name__} (wrap a tiktoken encoding in minigpt.tokenizers.TiktokenTokenizer)")
+    return [(int(i), str(tokenizer.token_str(int(i)))) for i in tokenizer.encode(text)]
 
 
 def cells(piece: str) -> int:
@@ -64,8 +45,8 @@ class TokenView(View):
 
     Args:
         text: the text to tokenize (non-empty).
-        tokenizers: one tokenizer or a list; anything with ``encode`` and ``decode``
-            (``token_str`` and ``name`` are used when present).
+        tokenizers: one tokenizer or a list; anything with ``encode`` and ``token_str`` (every
+            minigpt tokenizer; ``name`` is used when present).
 
     ``view.text`` can be changed (or edited in the box); ``view.tokens`` maps tokenizer name ->
     [(id, display string)].
@@ -117,8 +98,7 @@ class TokenView(View):
                                yref="y", xanchor="left", showarrow=False))  # fmt: skip
             row, x = row + 1, 0
             for n, (_, piece) in enumerate(pieces):
-                label = piece.replace("\n", "")
-                width = cells(label)
+                width = cells(piece)
                 if x and x + width > line_cells:
                     row, x = row + 1, 0
                 colour = theme.rgba(theme.head_colour(n % 6), 0.22)
@@ -126,7 +106,7 @@ class TokenView(View):
                                    fillcolor=colour, line=dict(width=0), layer="below"))  # fmt: skip
                 xs.append(x + width / 2)
                 ys.append(row)
-                labels.append(html.escape(label))
+                labels.append(html.escape(piece))
                 x += width
             row += 1.5
         trace = dict(type="scatter", x=xs, y=ys, text=labels, mode="text", hoverinfo="skip",
