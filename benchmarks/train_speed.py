@@ -1,6 +1,6 @@
 """Training speed: time-to-quality of the fast recipes, and GPU throughput on nanoGPT's shape.
 
-**Time-to-quality** runs ``python -m minigpt train --preset <recipe>`` exactly as a learner would,
+**Time-to-quality** runs ``python -m minigpt train --recipe <recipe>`` exactly as a learner would,
 in a fresh process, and times it from the outside: interpreter start, imports, loading and
 encoding the text, training, the recipe's own evaluation and the checkpoint write all count.
 The val loss that decides the target is then measured on the saved model over the *whole* val
@@ -67,7 +67,7 @@ def time_to_quality(recipe: str, device: str, seed: int | None = None, env: dict
     """Train ``recipe`` in a fresh process; its wall time and the whole-val-split loss."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "run.safetensors"
-        command = [sys.executable, "-m", "minigpt", "train", "--preset", recipe, "--device", device,
+        command = [sys.executable, "-m", "minigpt", "train", "--recipe", recipe, "--device", device,
                    "--no-progress", "--out", str(out)] + ([] if seed is None else ["--seed", str(seed)])
         start = time.perf_counter()
         result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})})

@@ -257,7 +257,7 @@ def _read_whole_checkpoint(path: Path, device, verify: bool) -> tuple[dict, dict
     if not path.is_file():
         raise FileNotFoundError(
             f"no checkpoint at {path}; train one first, e.g. "
-            f"`python -m minigpt train --preset tiny --out {path}`"
+            f"`python -m minigpt train --recipe tiny --out {path}`"
         )
     try:
         with safe_open(str(path), framework="pt", device=str(device)) as f:

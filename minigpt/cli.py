@@ -1,6 +1,6 @@
 """Command line: train a recipe, sample from a checkpoint, describe a checkpoint.
 
-    python -m minigpt train --preset shakespeare-char --device cpu --max-iters 200 --out out/run.safetensors
+    python -m minigpt train --recipe shakespeare-char --device cpu --max-iters 200 --out out/run.safetensors
     python -m minigpt sample --checkpoint out/run.safetensors --prompt "ROMEO:" --temperature 0.8 --top-k 50
     python -m minigpt info --checkpoint out/run.safetensors
 
@@ -9,10 +9,11 @@ Everything ``train`` depends on (``--out``, the device, the data, ``--resume``) 
 the first step. Ctrl-C (or SIGTERM) during training finishes the current step, saves a checkpoint
 to ``--out``, prints how to resume and exits with 130 (143); a second Ctrl-C quits at once.
 
-    python -m minigpt train --preset tiny --out out/tiny.safetensors --resume out/tiny.safetensors
+    python -m minigpt train --recipe tiny --out out/tiny.safetensors --resume out/tiny.safetensors
 
-Your own text (one UTF-8 file, or a folder of .txt files), with a tokenizer of your choice, a model
-shape and training settings changed field by field, or GPT-2's pretrained weights to fine-tune:
+A recipe (``minigpt.recipes``) is a model config and how to train it, on its own corpus. Your own text (one
+UTF-8 file, or a folder of .txt files) trains with a recipe's settings (tiny by default), a tokenizer of your
+choice, the model shape and training settings changed field by field, or GPT-2's pretrained weights to fine-tune:
 
     python -m minigpt train --data my.txt --tokenizer bpe:512 --max-iters 50 --out out/my.safetensors
     python -m minigpt train --data my_folder/ --tokenizer char --set n_layer=4 --set lr=3e-3
@@ -69,8 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a recipe, or a model on your own text",
                                 description="Train a named recipe, or a model on your own text, and save a checkpoint.")
-    train.add_argument("--preset", default=None, choices=list(RECIPES),
-                       help="recipe to train (with --data: the model shape and settings to start from; default tiny)")
+    train.add_argument("--recipe", default=None, choices=list(RECIPES),
+                       help="recipe to train: a model config and how to train it (with --data: the model shape "
+                            "and settings to start from; default tiny)")
     train.add_argument("--data", default=None, metavar="PATH",
                        help="your own text: a UTF-8 file, or a folder of .txt files (default: the recipe's corpus)")
     train.add_argument("--tokenizer", default=None, metavar="char|bpe:N|gpt2",
@@ -87,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="optimiser steps (the learning-rate schedule is stretched to this length)")
     train.add_argument("--batch-size", type=_count(1), default=None, help="sequences per step (default: the recipe's)")
     train.add_argument("--eval-iters", type=_count(1), default=None, help="batches per evaluation (default: the recipe's)")
-    train.add_argument("--out", default=None, help="checkpoint file (default: out/<preset>.safetensors)")
+    train.add_argument("--out", default=None, help="checkpoint file (default: out/<recipe>.safetensors)")
     train.add_argument("--resume", default=None, metavar="CHECKPOINT",
                        help="continue from this checkpoint's weights, optimiser, step and tokenizer "
                             "(use the options of the run that wrote it)")
@@ -156,9 +158,9 @@ def _prepare_training(args):
 
     if args.data is None and (args.tokenizer is not None or args.init_from is not None):
         raise ValueError("--tokenizer and --init-from need --data PATH (the text to train on)")
-    if args.preset is None and args.data is None:
-        raise ValueError("say what to train: --preset NAME (a recipe on its corpus) or --data PATH (your own text)")
-    recipe = get_recipe(args.preset or "tiny")
+    if args.recipe is None and args.data is None:
+        raise ValueError("say what to train: --recipe NAME (a recipe on its corpus) or --data PATH (your own text)")
+    recipe = get_recipe(args.recipe or "tiny")
     out = args.out if args.out is not None else _default_out(args, recipe.name)
     try:  # a run that cannot save its work should not start
         check_writable(out)
@@ -432,7 +434,7 @@ def _save_after_interrupt(trainer, signum: int, args, out: str, start: int) -> i
 def _resume_command(args, out: str) -> str:
     """The command that continues this run: the same options, plus ``--resume <out>``."""
     words = ["python", "-m", "minigpt", "train"]
-    for option in ("preset", "data", "tokenizer", "init_from", "device", "max_iters", "batch_size", "eval_iters",
+    for option in ("recipe", "data", "tokenizer", "init_from", "device", "max_iters", "batch_size", "eval_iters",
                    "seed"):
         value = getattr(args, option)
         if value is not None:
@@ -448,9 +450,8 @@ def _resume_command(args, out: str) -> str:
 def _sample(args) -> int:
     from minigpt.checkpoint import load_model
     from minigpt.device import pick_device
-    from minigpt.sampling import SamplingSettings, stream
+    from minigpt.sampling import stream
 
-    settings = SamplingSettings(args.temperature, args.top_k, args.top_p, args.repetition_penalty, args.seed)
     model, tokenizer = load_model(args.checkpoint, device=pick_device(args.device))
     if tokenizer is None:
         raise ValueError(f"checkpoint {args.checkpoint} has no tokenizer, so text cannot be encoded")
@@ -458,7 +459,8 @@ def _sample(args) -> int:
     new_ids: list[int] = []
     printed = ""
     sys.stdout.write(args.prompt)
-    for token in stream(model, prompt_ids, args.max_new_tokens, settings):
+    for token in stream(model, prompt_ids, args.max_new_tokens, args.temperature, args.top_k, args.top_p,
+                        args.repetition_penalty, args.seed):
         new_ids.append(token)
         text = tokenizer.decode(new_ids)  # decode the whole tail: a character may span several tokens
         sys.stdout.write(text[len(printed):])

@@ -2,6 +2,11 @@
 
 A ``GPTConfig`` is plain data (ints, floats, bools, strings) so it can be saved next to a
 checkpoint as JSON and compared when the checkpoint is loaded again.
+
+**Configs and recipes.** A *config* is a model's shape only; the named ones are in ``CONFIGS``
+(``get_config("tiny")``). How to train a model -- steps, batch, learning rate, corpus -- is a *recipe*
+(``minigpt.recipes``, ``python -m minigpt train --recipe NAME``). A recipe named like a config ("tiny",
+"shakespeare-char") trains exactly that config.
 """
 
 from __future__ import annotations
@@ -114,21 +119,23 @@ class GPTConfig(DictConfig):
 
 
 @dataclass(frozen=True)
-class Preset:
+class NamedConfig:
+    """One of the model shapes in ``CONFIGS``, with a line that says what it is for."""
+
     description: str
     config: GPTConfig
 
 
-PRESETS: dict[str, Preset] = {
-    "tiny": Preset(
+CONFIGS: dict[str, NamedConfig] = {
+    "tiny": NamedConfig(
         "2 layers, 4 heads, 64 dims, context 64: trains in seconds on a laptop CPU (tests, lessons)",
         GPTConfig(vocab_size=65, block_size=64, n_layer=2, n_head=4, n_embd=64),
     ),
-    "shakespeare-char": Preset(
+    "shakespeare-char": NamedConfig(
         "nanoGPT's baby GPT: 6 layers, 6 heads, 384 dims, context 256, ~10.65M parameters",
         GPTConfig(vocab_size=65, block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2, bias=False),
     ),
-    "gpt2": Preset(
+    "gpt2": NamedConfig(
         "GPT-2 small shape: 12 layers, 12 heads, 768 dims, context 1024, 50257 tokens, ~124M parameters",
         GPTConfig(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768),
     ),
@@ -136,7 +143,10 @@ PRESETS: dict[str, Preset] = {
 
 
 def get_config(name: str, **overrides) -> GPTConfig:
-    """The named preset's config, with any fields overridden: ``get_config("tiny", pos="rope")``."""
-    if name not in PRESETS:
-        raise KeyError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
-    return PRESETS[name].config.replace(**overrides)
+    """The named config (a model shape), with any fields overridden: ``get_config("tiny", pos="rope")``."""
+    if name not in CONFIGS:
+        from minigpt.recipes import RECIPES  # here: recipes are built from configs
+
+        recipe = f" ({name!r} is a training recipe: its model is get_recipe({name!r}).model)" if name in RECIPES else ""
+        raise KeyError(f"unknown config {name!r}{recipe}; choose one of: {', '.join(CONFIGS)}")
+    return CONFIGS[name].config.replace(**overrides)

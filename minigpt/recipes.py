@@ -1,14 +1,15 @@
 """Named training recipes: a model shape (``GPTConfig``) + how to train it (``TrainConfig``).
 
-The notebooks, the CLI (``python -m minigpt train --preset NAME``) and the benchmarks all use
-these, so a figure in the README and a run in a lesson mean the same thing.
+The notebooks, the CLI (``python -m minigpt train --recipe NAME``) and the benchmarks all use
+these, so a figure in the README and a run in a lesson mean the same thing. A recipe named like one
+of the model configs of ``minigpt.config.CONFIGS`` ("tiny", "shakespeare-char") trains exactly that config.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from minigpt.config import GPTConfig, get_config
+from minigpt.config import CONFIGS, GPTConfig, get_config
 from minigpt.train import TrainConfig
 
 
@@ -82,6 +83,7 @@ RECIPES: dict[str, Recipe] = {
 def get_recipe(name: str) -> Recipe:
     """The named recipe, with its own copy of the ``TrainConfig`` (safe to modify)."""
     if name not in RECIPES:
-        raise KeyError(f"unknown recipe {name!r}; choose one of: {', '.join(RECIPES)}")
+        config = f" ({name!r} is a model config: get_config({name!r}))" if name in CONFIGS else ""
+        raise KeyError(f"unknown recipe {name!r}{config}; choose one of: {', '.join(RECIPES)}")
     recipe = RECIPES[name]
     return replace(recipe, train=replace(recipe.train))

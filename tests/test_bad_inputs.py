@@ -386,10 +386,10 @@ def test_bad_widget_arguments(index):
 
 
 @pytest.mark.parametrize("argv, pattern", [
-    (["train", "--preset", "tiny", "--batch-size", "0"], "argument --batch-size: must be a whole number >= 1, got '0'"),
-    (["train", "--preset", "tiny", "--eval-iters", "0"], "argument --eval-iters: must be a whole number >= 1"),
-    (["train", "--preset", "tiny", "--max-iters", "-5"], "argument --max-iters: must be a whole number >= 1"),
-    (["train", "--preset", "tiny", "--batch-size", "2.5"], "argument --batch-size: must be a whole number"),
+    (["train", "--recipe", "tiny", "--batch-size", "0"], "argument --batch-size: must be a whole number >= 1, got '0'"),
+    (["train", "--recipe", "tiny", "--eval-iters", "0"], "argument --eval-iters: must be a whole number >= 1"),
+    (["train", "--recipe", "tiny", "--max-iters", "-5"], "argument --max-iters: must be a whole number >= 1"),
+    (["train", "--recipe", "tiny", "--batch-size", "2.5"], "argument --batch-size: must be a whole number"),
     (["sample", "--checkpoint", "x", "--max-new-tokens", "-1"], "argument --max-new-tokens: must be a whole number >= 0"),
 ])
 def test_cli_counts_refuse_zero_and_negatives(argv, pattern, capsys):
@@ -418,14 +418,14 @@ def test_cli_sample_refuses_nan_settings_in_one_line(saved, options, pattern, ca
 def test_cli_train_checks_out_before_anything_else(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     out = tmp_path / "file" / "run.safetensors"
-    assert main(["train", "--preset", "tiny", "--out", str(out), "--no-progress"]) == 2
+    assert main(["train", "--recipe", "tiny", "--out", str(out), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("minigpt train: error: --out: cannot write checkpoint") and f"{tmp_path / 'file'} is a file" in err
     assert ".tmp" not in err  # names --out, not a temporary file
 
 
 def test_cli_train_checks_the_resume_checkpoint_before_training(tmp_path, capsys):
-    code = main(["train", "--preset", "tiny", "--out", str(tmp_path / "run.safetensors"),
+    code = main(["train", "--recipe", "tiny", "--out", str(tmp_path / "run.safetensors"),
                  "--resume", str(tmp_path / "missing.safetensors"), "--no-progress"])
     assert code == 2 and "no checkpoint at" in capsys.readouterr().err
     assert not (tmp_path / "run.safetensors").exists()
@@ -433,7 +433,7 @@ def test_cli_train_checks_the_resume_checkpoint_before_training(tmp_path, capsys
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cli_train_checks_the_device_before_training(tmp_path, capsys):
-    assert main(["train", "--preset", "tiny", "--device", "cuda", "--out", str(tmp_path / "r.safetensors")]) == 2
+    assert main(["train", "--recipe", "tiny", "--device", "cuda", "--out", str(tmp_path / "r.safetensors")]) == 2
     assert "CUDA is not available" in capsys.readouterr().err
 
 

@@ -11,7 +11,7 @@ from minigpt.cli import main
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "tiny.safetensors"
-    assert main(["train", "--preset", "tiny", "--device", "cpu", "--max-iters", "6", "--batch-size", "4",
+    assert main(["train", "--recipe", "tiny", "--device", "cpu", "--max-iters", "6", "--batch-size", "4",
                  "--eval-iters", "2", "--out", str(out), "--no-progress"]) == 0
     return out
 
@@ -41,7 +41,7 @@ def test_info_describes_the_checkpoint(trained, capsys):
     "argv, message",
     [
         (["info"], "minigpt info: error: the following arguments are required: --checkpoint (see --help)\n"),
-        (["train", "--preset", "nope"], "minigpt train: error: argument --preset: invalid choice: 'nope'"),
+        (["train", "--recipe", "nope"], "minigpt train: error: argument --recipe: invalid choice: 'nope'"),
     ],
 )
 def test_usage_mistakes_are_one_line_and_exit_code_2(argv, message, capsys):

@@ -60,7 +60,7 @@ class Training:
 
 def _train(tmp_path, *options):
     out = tmp_path / "run.safetensors"
-    return out, Training("--preset", "shakespeare-char-cpu", "--max-iters", "100000", "--out", str(out),
+    return out, Training("--recipe", "shakespeare-char-cpu", "--max-iters", "100000", "--out", str(out),
                          *options, cwd=tmp_path)
 
 
@@ -129,7 +129,7 @@ def test_ctrl_c_while_starting_up_is_no_traceback(tmp_path):
 def test_an_unwritable_out_stops_the_run_before_it_starts(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     result = subprocess.run(
-        [sys.executable, "-m", "minigpt", "train", "--preset", "tiny", "--out", str(tmp_path / "file" / "r.safetensors")],
+        [sys.executable, "-m", "minigpt", "train", "--recipe", "tiny", "--out", str(tmp_path / "file" / "r.safetensors")],
         capture_output=True, text=True, cwd=tmp_path, timeout=120,
     )
     assert result.returncode == 2
@@ -142,7 +142,7 @@ def test_a_read_only_out_folder_stops_the_run_before_it_starts(tmp_path):
     folder = tmp_path / "locked"
     folder.mkdir(mode=0o555)
     result = subprocess.run(
-        [sys.executable, "-m", "minigpt", "train", "--preset", "tiny", "--out", str(folder / "r.safetensors")],
+        [sys.executable, "-m", "minigpt", "train", "--recipe", "tiny", "--out", str(folder / "r.safetensors")],
         capture_output=True, text=True, cwd=tmp_path, timeout=120,
     )
     assert result.returncode == 2 and "--out: cannot write checkpoint" in result.stderr

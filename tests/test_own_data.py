@@ -155,7 +155,7 @@ def test_resume_refuses_another_data_set_or_tokenizer(text_file, tmp_path, capsy
     assert "different data set" in err
     err = one_line_error(capsys, train(text_file, tmp_path / "r.safetensors", "--tokenizer", "bpe:20", *options))
     assert "--tokenizer char, not bpe:20" in err
-    err = one_line_error(capsys, main(["train", "--preset", "tiny", "--out", str(tmp_path / "r.safetensors"),
+    err = one_line_error(capsys, main(["train", "--recipe", "tiny", "--out", str(tmp_path / "r.safetensors"),
                                        "--resume", str(out), "--no-progress"]))
     assert "--data" in err
 
