@@ -36,7 +36,7 @@ def plotly_views():
     rng = np.random.default_rng(0)
     attention = np.tril(np.ones((4, 4))) / np.arange(1, 5)[:, None]
     dash = TrainingDashboard()
-    dash.on_step(None, {"step": 1, "loss": 3.0, "tokens_per_s": 100.0})
+    dash.on_step(None, {"step": 1, "train_loss": 3.0, "tokens_per_s": 100.0})
     return [
         AttentionView(list("abcd"), attention),
         EmbeddingSpace3D(rng.normal(size=(5, 4)), list("abcde")),
@@ -342,13 +342,13 @@ def test_dashboard_is_a_tolerant_trainer_callback():
     dash = TrainingDashboard(min_interval=0.0)
     dash.widget
     for step in range(3):
-        dash.on_step(None, {"step": step, "loss": 3.0 - step, "tokens_per_s": 1000.0 + step})
+        dash.on_step(None, {"step": step, "train_loss": 3.0 - step, "tokens_per_s": 1000.0 + step})
     dash.on_step(None, {"step": 3, "train_loss": "not a number"})  # ignored, not a crash
     dash.on_eval(None, {"step": 2, "val_loss": 2.5})
-    dash.on_sample(None, {"text": "To be <or> not", "attention": np.ones((2, 2, 4, 4)) / 4})
+    dash.on_sample(None, {"text": "To be <or> not"})
     sent = json.loads(dash._pane.figure)
     names = [t.get("name") for t in sent["data"]]
-    assert names == ["train loss", "val loss", "tokens/s", "attention"]
+    assert names == ["train loss", "val loss", "tokens/s"]
     assert "1,002 tokens/s" in sent["layout"]["title"]["text"]
     assert "To be &lt;or&gt; not" in dash._sample.value
     assert repr(dash) == "TrainingDashboard(train_points=3, val_points=1)"
@@ -357,8 +357,33 @@ def test_dashboard_is_a_tolerant_trainer_callback():
 def test_dashboard_shows_the_sample_box_once_there_is_a_sample():
     dash = TrainingDashboard(min_interval=0.0)
     dash.widget
-    dash.on_step(None, {"step": 0, "loss": 3.0})
+    dash.on_step(None, {"step": 0, "train_loss": 3.0})
     dash.on_eval(None, {"step": 0, "val_loss": 3.1})
     assert dash._sample.layout.display == "none"  # an overfit run with no sampler never shows an empty box
     dash.on_sample(None, {"text": "hello"})
     assert dash._sample.layout.display is None and "hello" in dash._sample.value
+
+
+def test_dashboard_draws_what_a_real_trainer_sends():
+    torch = pytest.importorskip("torch")  # widgets need no torch; the Trainer does
+    from minigpt.config import GPTConfig
+    from minigpt.model import GPT
+    from minigpt.train import TrainConfig, Trainer
+
+    class Digits:  # ids 0-9 are the digits, enough to write a sample
+        def encode(self, text):
+            return [int(c) for c in text]
+
+        def decode(self, ids):
+            return "".join(str(i) for i in ids)
+
+    data = torch.randint(0, 10, (500,), generator=torch.Generator().manual_seed(0))
+    config = TrainConfig(max_iters=4, batch_size=2, warmup_iters=0, eval_interval=2, eval_iters=1, sample_interval=4,
+                         sample_prompt="1", sample_tokens=3, progress=False, device="cpu")
+    dash = TrainingDashboard(min_interval=0.0)
+    model = GPT(GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=1, n_embd=8))
+    Trainer(model, config, data[:400], data[400:], tokenizer=Digits(), callbacks=[dash]).fit()
+    assert [step for step, _ in dash.history["train"]] == [1, 2, 3, 4]
+    assert [step for step, _ in dash.history["tokens_per_s"]] == [1, 2, 3, 4]
+    assert [step for step, _ in dash.history["val"]] == [2, 4]
+    assert len(dash.sample_text) == 4 and dash.sample_text.startswith("1")  # the prompt and 3 new digits

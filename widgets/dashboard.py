@@ -4,8 +4,8 @@
     dash                                   # show it (one line)
     Trainer(model, cfg, data, callbacks=[dash]).fit()
 
-It plots train/val loss, tokens/s, the latest generated sample (once there is one), and a thumbnail
-of the attention pattern when the trainer reports one. Updates are pushed from the training loop
+It plots train/val loss and tokens/s, and shows the latest generated sample (once there is one).
+It reads the keys ``minigpt.train.Trainer`` sends, and no others. Updates are pushed from the training loop
 itself (widget messages go out while a cell runs), at most every ``min_interval`` seconds, so
 plotting never slows training down.
 """
@@ -22,25 +22,22 @@ from . import theme
 from ._base import View
 from ._plotly import PlotlyPane, make_figure
 from ._validate import check_number
-from .attention_math import thumbnails
 
 
-def _number(info: dict, *keys):
-    for key in keys:
-        value = info.get(key)
-        if value is not None:
-            try:
-                return float(value)
-            except (TypeError, ValueError):
-                pass
-    return None
+def _number(info: dict, key: str):
+    """``info[key]`` as a float; None when it is missing or not a number (a point left out, not a crash)."""
+    try:
+        return float(info[key])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 class TrainingDashboard(View):
     """Callback with ``on_step``, ``on_eval``, ``on_sample`` (each ``(trainer, info: dict)``).
 
-    Recognised info keys (all optional): step, loss / train_loss, val_loss, tokens_per_s, lr,
-    text / sample, attention ([T, T], [H, T, T] or [L, H, T, T]). ``history`` keeps every point.
+    The info keys it reads are the ones the ``Trainer`` sends: ``on_step`` step, train_loss, tokens_per_s;
+    ``on_eval`` step, val_loss and train_loss (the train loss on the evaluation batches, drawn when no
+    step was logged yet); ``on_sample`` text. ``history`` keeps every point.
     """
 
     def __init__(self, min_interval: float = 0.5, title: str = "Training"):
@@ -48,7 +45,6 @@ class TrainingDashboard(View):
         self.title = title
         self.history = {"train": [], "val": [], "tokens_per_s": []}
         self.sample_text = ""
-        self.attention = None
         self._last_push = 0.0
         self._widget = None
 
@@ -61,42 +57,28 @@ class TrainingDashboard(View):
         return int(info.get("step", len(self.history["train"])))
 
     def on_step(self, trainer, info: dict) -> None:
-        loss = _number(info, "train_loss", "loss")
+        loss = _number(info, "train_loss")
         if loss is not None:
             self.history["train"].append((self._step(info), loss))
-        speed = _number(info, "tokens_per_s", "tokens_per_sec")
+        speed = _number(info, "tokens_per_s")
         if speed is not None:
             self.history["tokens_per_s"].append((self._step(info), speed))
-        self._take_attention(info)
         self._push(force=False)
 
     def on_eval(self, trainer, info: dict) -> None:
-        loss = _number(info, "val_loss", "loss")
+        loss = _number(info, "val_loss")
         if loss is not None:
             self.history["val"].append((self._step(info), loss))
         train = _number(info, "train_loss")
         if train is not None and not self.history["train"]:
             self.history["train"].append((self._step(info), train))
-        self._take_attention(info)
         self._push(force=True)
 
     def on_sample(self, trainer, info: dict) -> None:
-        text = info.get("text", info.get("sample"))
+        text = info.get("text")
         if text is not None:
             self.sample_text = str(text)
-        self._take_attention(info)
         self._push(force=True)
-
-    def _take_attention(self, info: dict) -> None:
-        weights = info.get("attention")
-        if weights is None:
-            return
-        if hasattr(weights, "detach"):
-            weights = weights.detach().float().cpu().numpy()
-        w = np.asarray(weights, dtype=np.float32)
-        while w.ndim > 2:  # average over layers/heads/batch down to one [T, T] picture
-            w = w.mean(axis=0)
-        self.attention = thumbnails(w, 32)
 
     # ---------------------------------------------------------------- drawing
 
@@ -113,21 +95,14 @@ class TrainingDashboard(View):
             x, y = zip(*speed)
             traces.append(dict(type="scatter", x=np.array(x), y=np.array(y, dtype=np.float32), name="tokens/s",
                                yaxis="y2", line=dict(color=theme.MUTED, dash="dot")))  # fmt: skip
-        if self.attention is not None:
-            traces.append(dict(type="heatmap", z=self.attention.astype(np.float32), xaxis="x3", yaxis="y3",
-                               colorscale=theme.SEQUENTIAL, showscale=False, name="attention"))  # fmt: skip
         latest = f"{speed[-1][1]:,.0f} tokens/s" if speed else ""
         return make_figure(traces, dict(
             title=dict(text=f"{self.title} {latest}"),
             height=360,
-            xaxis=dict(title=dict(text="step"), domain=[0, 0.68]),
+            xaxis=dict(title=dict(text="step")),
             yaxis=dict(title=dict(text="loss")),
             yaxis2=dict(title=dict(text="tokens/s"), overlaying="y", side="right", showgrid=False),
-            xaxis3=dict(domain=[0.8, 1.0], visible=False, anchor="y3"),
-            yaxis3=dict(domain=[0.25, 1.0], visible=False, autorange="reversed", anchor="x3", scaleanchor="x3"),
             legend=dict(orientation="h", y=-0.25),
-            annotations=[dict(text="attention (mean)", x=0.9, y=0.12, xref="paper", yref="paper", showarrow=False)]
-            if self.attention is not None else [],
         ))  # fmt: skip
 
     def figures(self) -> list:
