@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minigpt.hooks import HookPoint
 from minigpt.positional import apply_rope
 
 
@@ -47,77 +48,116 @@ def attention_bias(T_q, T_k, *, causal, key_mask=None, alibi=None, device=None):
     return bias if bias.dim() == 4 else bias[None, None] if bias.dim() == 2 else bias[None]
 
 
-def attend(q, k, v, *, bias=None, is_causal=False, dropout_p=0.0, need_weights=False):
-    """Attention on q [B, H, T_q, D], k and v [B, H, T_k, D] -> (out [B, H, T_q, D], weights or None)."""
-    if bias is not None and bias.dtype != q.dtype:
-        bias = bias.to(q.dtype)  # e.g. bf16 queries under autocast
-    if not need_weights:
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p, is_causal=is_causal)
-        return out, None
+def attention_scores(q, k, *, bias=None, is_causal=False):
+    """Scores [B, H, T_q, T_k] = q·kᵀ / √D plus the masks: what the softmax turns into weights."""
     T_q, T_k = q.size(-2), k.size(-2)
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # [B, H, T_q, T_k]
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
     if is_causal:
         scores = scores.masked_fill(torch.ones(T_q, T_k, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
-    if bias is not None:
-        scores = scores + bias
-    weights = scores.softmax(dim=-1)
+    return scores if bias is None else scores + bias.to(scores.dtype)
+
+
+def attend(q, k, v, *, bias=None, is_causal=False, dropout_p=0.0, need_weights=False):
+    """Attention on q [B, H, T_q, D], k and v [B, H, T_k, D] -> (out [B, H, T_q, D], weights or None)."""
+    if not need_weights:
+        bias = None if bias is None else bias.to(q.dtype)  # e.g. bf16 queries under autocast
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p, is_causal=is_causal)
+        return out, None
+    weights = attention_scores(q, k, bias=bias, is_causal=is_causal).softmax(dim=-1)
     return F.dropout(weights, dropout_p) @ v, weights
 
 
-class Attention(nn.Module):
-    """Multi-head self-attention, or cross-attention when given ``memory`` (the encoder output).
+class MultiHeadAttention(nn.Module):
+    """What self- and cross-attention share: attend in every head, then merge the heads.
 
     GQA/MQA: there are ``n_kv_head`` key/value heads (<= ``n_head`` query heads); each K/V head is
-    shared by n_head / n_kv_head query heads. The KV cache stores only the n_kv_head heads.
-    Parameter names follow GPT-2 (c_attn = fused Q,K,V projection, c_proj = output projection).
+    shared by n_head / n_kv_head query heads. Hook points (see minigpt.hooks): ``hook_scores``,
+    ``hook_weights`` [B, H, T_q, T_k] and ``hook_head`` [B, H, T_q, D], each head's output.
     """
 
-    capture_as = "attention"  # which list of a ``capture`` the weights go to
-    _record = None  # a list while capturing (see minigpt.capture); None = fast path, no cost
-
-    def __init__(self, config, layer_idx: int = 0):
+    def __init__(self, config, layer_idx: int = 0, **input_projections: nn.Linear):
         super().__init__()
         self.n_head, self.n_kv_head, self.head_dim = config.n_head, config.n_kv_head, config.head_dim
-        self.causal, self.dropout, self.layer_idx = config.causal, config.dropout, layer_idx
-        kv_dim = self.n_kv_head * self.head_dim
-        self.split = [config.n_embd, kv_dim, kv_dim]
-        self.c_attn = nn.Linear(config.n_embd, config.n_embd + 2 * kv_dim, bias=config.bias)
+        self.dropout, self.layer_idx = config.dropout, layer_idx
+        self.kv_dim = self.n_kv_head * self.head_dim
+        for name, projection in input_projections.items():  # before c_proj, as in GPT-2's state dict
+            self.add_module(name, projection)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
+        self.hook_scores, self.hook_weights, self.hook_head = HookPoint(), HookPoint(), HookPoint()
 
-    def forward(self, x, *, bias=None, rope=None, cache=None, memory=None):
-        """x [B, T, C] -> [B, T, C].
+    def split_heads(self, x, n_heads):
+        """[B, T, n_heads·D] -> [B, n_heads, T, D]."""
+        B, T, _ = x.shape
+        return x.view(B, T, n_heads, self.head_dim).transpose(1, 2)
+
+    def attend(self, q, k, v, *, bias=None, is_causal=False):
+        """q [B, H, T_q, D], k and v [B, H_kv, T_k, D] -> every head's output [B, H, T_q, D].
+
+        The fused kernel never materialises the weights; the explicit path runs only while a hook
+        watches (or changes) the scores or the weights."""
+        if self.n_kv_head != self.n_head:  # each K/V head serves n_head / n_kv_head query heads
+            k = k.repeat_interleave(self.n_head // self.n_kv_head, dim=1)
+            v = v.repeat_interleave(self.n_head // self.n_kv_head, dim=1)
+        dropout_p = self.dropout if self.training else 0.0
+        if self.hook_scores.active or self.hook_weights.active:
+            scores = self.hook_scores(attention_scores(q, k, bias=bias, is_causal=is_causal))
+            y = F.dropout(self.hook_weights(scores.softmax(dim=-1)), dropout_p) @ v
+        else:
+            y, _ = attend(q, k, v, bias=bias, is_causal=is_causal, dropout_p=dropout_p)
+        return self.hook_head(y)
+
+    def merge(self, y):
+        """Every head's output [B, H, T, D] -> [B, T, C]: side by side, then the output projection."""
+        B, H, T, D = y.shape
+        return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, H * D)))
+
+
+class Attention(MultiHeadAttention):
+    """Multi-head self-attention (causal in a decoder, bidirectional in an encoder).
+
+    Parameter names follow GPT-2: c_attn = fused Q,K,V projection, c_proj = output projection.
+    """
+
+    def __init__(self, config, layer_idx: int = 0):
+        kv_dim = config.n_kv_head * config.head_dim
+        super().__init__(config, layer_idx,
+                         c_attn=nn.Linear(config.n_embd, config.n_embd + 2 * kv_dim, bias=config.bias))
+        self.causal = config.causal
+
+    def forward(self, x, *, bias=None, rope=None, cache=None):
+        """x [B, T, C] -> [B, T, C]: project, position, attend, merge.
 
         bias: from ``attention_bias``; rope: (cos, sin) for these positions; cache: a KVCache that
-        this layer appends its K/V to; memory [B, S, C]: attend to these instead (cross-attention).
+        this layer appends its K/V to (attention then sees every earlier token too).
         """
-        B, T, C = x.shape
-        q, k, v = self._project(x, memory)
-        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # [B, H, T, D]
-        k = k.view(B, -1, self.n_kv_head, self.head_dim).transpose(1, 2)  # [B, H_kv, T_k, D]
-        v = v.view(B, -1, self.n_kv_head, self.head_dim).transpose(1, 2)
+        q, k, v = self.project(x)  # q [B, H, T, D]; k, v [B, H_kv, T, D]
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)  # all keys/values so far [B, H_kv, T_k, D]
-        if self.n_kv_head != self.n_head:
-            k = k.repeat_interleave(self.n_head // self.n_kv_head, dim=1)
-            v = v.repeat_interleave(self.n_head // self.n_kv_head, dim=1)
-        is_causal = memory is None and self.causal and bias is None and T > 1
-        dropout_p = self.dropout if self.training else 0.0
-        y, weights = attend(q, k, v, bias=bias, is_causal=is_causal, dropout_p=dropout_p,
-                            need_weights=self._record is not None)
-        if weights is not None:
-            self._record.append(weights.detach())
-        y = y.transpose(1, 2).contiguous().view(B, T, C)  # re-assemble all head outputs side by side
-        return self.resid_dropout(self.c_proj(y))
+        is_causal = self.causal and bias is None and x.size(1) > 1
+        return self.merge(self.attend(q, k, v, bias=bias, is_causal=is_causal))
 
-    def _project(self, x, memory):
-        """Q from x; K and V from x (self-attention) or from memory (cross-attention)."""
-        if memory is None:
-            return self.c_attn(x).split(self.split, dim=-1)
-        C = self.split[0]
-        w_q, w_kv = self.c_attn.weight[:C], self.c_attn.weight[C:]
-        b_q, b_kv = (None, None) if self.c_attn.bias is None else (self.c_attn.bias[:C], self.c_attn.bias[C:])
-        k, v = F.linear(memory, w_kv, b_kv).split(self.split[1:], dim=-1)
-        return F.linear(x, w_q, b_q), k, v
+    def project(self, x):
+        """x [B, T, C] -> queries, keys and values split into heads."""
+        q, k, v = self.c_attn(x).split([x.size(-1), self.kv_dim, self.kv_dim], dim=-1)
+        return self.split_heads(q, self.n_head), self.split_heads(k, self.n_kv_head), self.split_heads(v, self.n_kv_head)
+
+
+class CrossAttention(MultiHeadAttention):
+    """Queries from the decoder, keys and values from the encoder output (``memory``): the decoder reads the source.
+
+    Its own projections: c_q for the queries, c_kv for the fused keys and values.
+    """
+
+    def __init__(self, config, layer_idx: int = 0):
+        kv_dim = config.n_kv_head * config.head_dim
+        super().__init__(config, layer_idx, c_q=nn.Linear(config.n_embd, config.n_embd, bias=config.bias),
+                         c_kv=nn.Linear(config.n_embd, 2 * kv_dim, bias=config.bias))
+
+    def forward(self, x, memory, *, bias=None):
+        """x [B, T, C], memory [B, S, C] -> [B, T, C]; bias [B, 1, 1, S] hides padded source tokens."""
+        q = self.split_heads(self.c_q(x), self.n_head)
+        k, v = (self.split_heads(t, self.n_kv_head) for t in self.c_kv(memory).split(self.kv_dim, dim=-1))
+        return self.merge(self.attend(q, k, v, bias=bias))

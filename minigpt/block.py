@@ -14,15 +14,18 @@ from __future__ import annotations
 
 from torch import nn
 
-from minigpt.attention import Attention
+from minigpt.attention import Attention, CrossAttention
 from minigpt.mlp import MLP, SwiGLU
 from minigpt.moe import MoE
 from minigpt.norm import make_norm
 
 
+MLPS = {"gelu": MLP, "swiglu": SwiGLU, "moe": MoE}
+
+
 def make_mlp(config) -> nn.Module:
-    """The feed-forward layer ``config.mlp`` asks for."""
-    return {"gelu": MLP, "swiglu": SwiGLU, "moe": MoE}[config.mlp](config)
+    """The feed-forward layer ``config.mlp`` names."""
+    return MLPS[config.mlp](config)
 
 
 class Block(nn.Module):
@@ -35,8 +38,7 @@ class Block(nn.Module):
         self.attn = Attention(config, layer_idx)
         if cross_attention:
             self.ln_cross = make_norm(config)
-            self.cross_attn = Attention(config, layer_idx)
-            self.cross_attn.capture_as = "cross_attention"
+            self.cross_attn = CrossAttention(config, layer_idx)
         self.ln_2 = make_norm(config)
         self.mlp = make_mlp(config)
 
@@ -44,7 +46,7 @@ class Block(nn.Module):
         """bias/rope/cache: see ``Attention.forward``; memory [B, S, C] + memory_bias: the encoder output."""
         x = self._residual(x, self.ln_1, lambda h: self.attn(h, bias=bias, rope=rope, cache=cache))
         if memory is not None:
-            x = self._residual(x, self.ln_cross, lambda h: self.cross_attn(h, bias=memory_bias, memory=memory))
+            x = self._residual(x, self.ln_cross, lambda h: self.cross_attn(h, memory, bias=memory_bias))
         return self._residual(x, self.ln_2, self.mlp)
 
     def _residual(self, x, norm, sublayer):

@@ -1,49 +1,82 @@
-"""Looking inside: record attention weights and the residual stream during a forward pass.
+"""Looking inside: record activations during forward passes, through the model's hook points.
 
     with capture(model) as cap:
         model(idx)
     cap.attention[layer]  # [B, H, T, T] weights after RoPE / ALiBi / masks
     cap.residual[i]       # [B, T, C]: [0] = embeddings, [i+1] = after block i (logit lens)
 
-While capturing, attention takes its explicit path (the fused kernel never materialises the
-weights). Outside the ``with`` nothing is installed: each attention layer checks one attribute,
-so the normal forward pays nothing. Captured tensors are detached copies of the activations.
+    with capture(model, "blocks.*.mlp", "blocks.1.attn.head") as cap:
+        model(idx)
+    cap["blocks.0.mlp"]   # one [B, T, C] per forward pass
+
+Any point of ``minigpt.hooks.hook_points(model)`` can be recorded; with none named, a capture
+records the attention weights of every layer and the residual stream. It uses ordinary
+PyTorch forward hooks, removed when the ``with`` ends, so captures nest and outside them the
+model pays nothing. While the weights are recorded, attention takes its explicit path (the
+fused kernel never materialises them). Captured tensors are detached from the graph.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import re
+from collections import defaultdict
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 import torch
 
-from minigpt.attention import Attention
+from minigpt.hooks import find_points, hook_points
+
+# the points a capture records when none are named, and the list of ``Captured`` each goes to
+DEFAULT_POINTS = (
+    (r"embed|blocks\.\d+", "residual"),
+    (r"(blocks|decoder)\.\d+\.attn\.weights", "attention"),
+    (r"decoder\.\d+\.cross_attn\.weights", "cross_attention"),
+    (r"encoder\.\d+\.attn\.weights", "encoder_attention"),
+)
 
 
 @dataclass
 class Captured:
-    """What one or more forward passes recorded, in layer order."""
+    """What one or more forward passes recorded, in the order the model computed it."""
 
     attention: list = field(default_factory=list)  # per (decoder) layer [B, H, T, T]
-    residual: list = field(default_factory=list)  # n_layer + 1 tensors [B, T, C]
+    residual: list = field(default_factory=list)  # n_layer + 1 tensors [B, T, C] (GPT only)
     cross_attention: list = field(default_factory=list)  # Seq2Seq decoder -> encoder [B, H, T, S]
     encoder_attention: list = field(default_factory=list)  # Seq2Seq encoder self-attention [B, H, S, S]
+    points: dict = field(default_factory=lambda: defaultdict(list))  # {hook-point name: one tensor per pass}
+
+    def __getitem__(self, name: str) -> list:
+        if name not in self.points:
+            raise KeyError(f"{name!r} was not recorded; recorded points: {sorted(self.points) or 'none yet'}")
+        return self.points[name]
+
+
+def _recorder(lists):
+    def record(_module, _inputs, output):
+        for recorded in lists:
+            recorded.append(output.detach())
+    return record
 
 
 @contextmanager
-def capture(model):
-    """Record attention weights and residual stream of every forward pass inside the ``with``."""
+def capture(model, *points: str):
+    """Record the named hook points (exact names or globs like "blocks.*.mlp") of every forward pass
+    inside the ``with``; with none named, the attention weights and the residual stream."""
     cap = Captured()
-    layers = [m for m in model.modules() if isinstance(m, Attention)]
-    for layer in layers:
-        layer._record = getattr(cap, layer.capture_as)
-    model._capture = cap
-    try:
+    if points:
+        chosen = {name: module for pattern in points for name, module in find_points(model, pattern).items()}
+        targets = {name: (module, [cap.points[name]]) for name, module in chosen.items()}
+    else:
+        targets = {}
+        for name, module in hook_points(model).items():
+            for pattern, group in DEFAULT_POINTS:
+                if re.fullmatch(pattern, name):
+                    targets[name] = (module, [cap.points[name], getattr(cap, group)])
+    with ExitStack() as hooks:
+        for module, lists in targets.values():
+            hooks.callback(module.register_forward_hook(_recorder(lists)).remove)
         yield cap
-    finally:
-        for layer in layers:
-            del layer._record  # back to the class default, None
-        del model._capture
 
 
 def captured_to_numpy(cap: Captured, batch_index: int = 0) -> dict:

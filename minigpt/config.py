@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from minigpt.block import MLPS
 from minigpt.checks import WrongType, check_bool, check_number, is_int, problems_of
+from minigpt.norm import NORMS
+from minigpt.positional import POSITIONS
 
-POS_TYPES = ("learned", "sinusoidal", "rope", "alibi", "none")
-NORM_TYPES = ("layernorm", "rmsnorm")
-MLP_TYPES = ("gelu", "swiglu", "moe")
+POS_TYPES = tuple(POSITIONS)  # each registry maps a name to the small module that implements it
+NORM_TYPES = tuple(NORMS)
+MLP_TYPES = tuple(MLPS)
 SIZE_FIELDS = ("vocab_size", "block_size", "n_layer", "n_head", "n_kv_head", "n_embd", "mlp_ratio",
                "n_expert", "expert_top_k")
 BOOL_FIELDS = ("bias", "prenorm", "tie_weights", "zero_init_proj", "causal")

@@ -17,9 +17,11 @@ Three steps, one per section below:
 2. **Read** (``read_checkpoint``): a ``.safetensors`` file, or a folder as transformers'
    ``save_pretrained`` writes it (``config.json`` + ``model.safetensors``, possibly sharded).
 3. **Convert** (``load_gpt2_state_dict``). Our parameter names already follow GPT-2
-   (transformer.h.0.attn.c_attn.weight, ...), so loading is mostly copying. One twist: GPT-2 was
-   written in TensorFlow with ``Conv1D`` layers that store their weight as [in, out], while
-   ``nn.Linear`` stores [out, in]: those four matrices per block are transposed.
+   (transformer.h.0.attn.c_attn.weight, ...), so loading is mostly copying. Two twists: GPT-2's
+   position table ``wpe`` is our ``pos`` (the module that holds whichever kind of positions the
+   config names), and GPT-2 was written in TensorFlow with ``Conv1D`` layers that store their
+   weight as [in, out], while ``nn.Linear`` stores [out, in]: those four matrices per block are
+   transposed.
 
 Offline and not cached yet? ``from_pretrained`` stops at once with a :class:`WeightsNotFoundError`
 that says what to download, how big it is, where it goes and how to point at a copy you have.
@@ -63,6 +65,7 @@ def load_gpt2_state_dict(sd: dict, config: GPTConfig | None = None):
     if "transformer.wte.weight" not in sd:
         raise ValueError("not a GPT-2 state dict: no 'transformer.wte.weight' key")
     config = config or gpt2_config_from_state_dict(sd)
+    sd = {k.replace("transformer.wpe.", "transformer.pos."): v for k, v in sd.items()}
     if (config.pos, config.norm, config.mlp, config.prenorm, config.bias) != ("learned", "layernorm", "gelu", True, True):
         raise ValueError("GPT-2 weights need pos='learned', norm='layernorm', mlp='gelu', prenorm=True, bias=True; "
                          f"got {config}")

@@ -21,6 +21,10 @@ class LayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(ndim)) if bias else None
         self.eps = eps
 
+    @classmethod
+    def from_config(cls, config) -> "LayerNorm":
+        return cls(config.n_embd, bias=config.bias)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
 
@@ -33,12 +37,17 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(ndim))
         self.eps = eps
 
+    @classmethod
+    def from_config(cls, config) -> "RMSNorm":
+        return cls(config.n_embd)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps) * self.weight
 
 
+NORMS = {"layernorm": LayerNorm, "rmsnorm": RMSNorm}
+
+
 def make_norm(config) -> nn.Module:
-    """The normalisation layer ``config.norm`` asks for, over n_embd features."""
-    if config.norm == "rmsnorm":
-        return RMSNorm(config.n_embd)
-    return LayerNorm(config.n_embd, bias=config.bias)
+    """The normalisation layer ``config.norm`` names, over n_embd features."""
+    return NORMS[config.norm].from_config(config)

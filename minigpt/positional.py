@@ -11,8 +11,8 @@ same way), so every GPT adds position somewhere. Five choices, ``GPTConfig.pos``
 - ``"alibi"``      no embedding at all; add ``-slope * distance`` to the attention scores (ALiBi).
 - ``"none"``       nothing (a causal model can still infer position from the mask).
 
-The plain functions below are what the positional-encoding lesson plots; ``Positions`` is the
-module a model holds to apply whichever one its config asks for.
+The plain functions below are what the positional-encoding lesson plots; one small module per
+kind applies it inside a model, and ``POSITIONS`` maps each name to its module.
 """
 
 from __future__ import annotations
@@ -79,42 +79,79 @@ def alibi_bias(n_head: int, T_q: int, T_k: int | None = None, slopes: torch.Tens
 
 
 class Positions(nn.Module):
-    """Applies ``config.pos``: adds embeddings, or hands RoPE angles / ALiBi bias to attention.
+    """No positional information (``"none"``), and what every kind of positions can do.
 
-    Tables are non-persistent buffers (rebuilt from the config, never saved in a checkpoint).
+    A model calls ``forward`` on the token embeddings, hands ``rope`` to attention and adds
+    ``alibi`` to its scores; each kind below overrides the one it changes. Tables are
+    non-persistent buffers (rebuilt from the config, never saved in a checkpoint).
     """
 
     def __init__(self, config):
         super().__init__()
-        self.kind = config.pos
-        if self.kind == "learned":
-            self.weight = nn.Parameter(torch.randn(config.block_size, config.n_embd) * 0.02)
-        elif self.kind == "sinusoidal":
-            self.register_buffer("table", sinusoidal_table(config.block_size, config.n_embd), persistent=False)
-        elif self.kind == "rope":
-            cos, sin = rope_frequencies(config.head_dim, config.block_size, config.rope_base)
-            self.register_buffer("cos", cos, persistent=False)
-            self.register_buffer("sin", sin, persistent=False)
-        elif self.kind == "alibi":
-            self.register_buffer("slopes", alibi_slopes(config.n_head), persistent=False)
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """Token embeddings x [B, T, C] at positions start..start+T-1 -> x plus positional embeddings."""
-        T = x.size(1)
-        if self.kind == "learned":
-            return x + self.weight[start : start + T]
-        if self.kind == "sinusoidal":
-            return x + self.table[start : start + T].to(x.dtype)
+        """Token embeddings x [B, T, C] at positions start..start+T-1 -> x with positions added."""
         return x
 
     def rope(self, start: int, T: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """(cos, sin) [T, head_dim/2] for positions start..start+T-1, or None when not using RoPE."""
-        if self.kind != "rope":
-            return None
-        return self.cos[start : start + T], self.sin[start : start + T]
+        """(cos, sin) [T, head_dim/2] to rotate queries and keys at positions start..start+T-1, or None."""
+        return None
 
     def alibi(self, T_q: int, T_k: int) -> torch.Tensor | None:
-        """ALiBi bias [H, T_q, T_k], or None when not using ALiBi."""
-        if self.kind != "alibi":
-            return None
+        """A bias [H, T_q, T_k] for the attention scores, or None."""
+        return None
+
+
+class LearnedPositions(Positions):
+    """A trainable vector per position, added to the token embedding (GPT-2)."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.weight = nn.Parameter(torch.randn(config.block_size, config.n_embd) * 0.02)
+
+    def forward(self, x, start=0):
+        return x + self.weight[start : start + x.size(1)]
+
+
+class SinusoidalPositions(Positions):
+    """The fixed sine/cosine table, added to the token embedding."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.register_buffer("table", sinusoidal_table(config.block_size, config.n_embd), persistent=False)
+
+    def forward(self, x, start=0):
+        return x + self.table[start : start + x.size(1)].to(x.dtype)
+
+
+class RotaryPositions(Positions):
+    """RoPE: nothing added to the embedding; attention rotates its queries and keys."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        cos, sin = rope_frequencies(config.head_dim, config.block_size, config.rope_base)
+        self.register_buffer("cos", cos, persistent=False)
+        self.register_buffer("sin", sin, persistent=False)
+
+    def rope(self, start, T):
+        return self.cos[start : start + T], self.sin[start : start + T]
+
+
+class ALiBiPositions(Positions):
+    """ALiBi: nothing added to the embedding; a distance penalty per head on the attention scores."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.register_buffer("slopes", alibi_slopes(config.n_head), persistent=False)
+
+    def alibi(self, T_q, T_k):
         return alibi_bias(len(self.slopes), T_q, T_k, self.slopes)
+
+
+POSITIONS = {"learned": LearnedPositions, "sinusoidal": SinusoidalPositions, "rope": RotaryPositions,
+             "alibi": ALiBiPositions, "none": Positions}
+
+
+def make_positions(config) -> Positions:
+    """The positions ``config.pos`` names."""
+    return POSITIONS[config.pos](config)

@@ -67,11 +67,7 @@ def dequantize(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
 
 
 class Int8Linear(nn.Module):
-    """A drop-in for ``nn.Linear`` that keeps its weight as int8 plus one float scale per row.
-
-    ``.weight`` still returns a float [out, in] tensor (dequantized), so code that reads the
-    weight directly (e.g. slicing the fused Q,K,V projection for cross-attention) keeps working.
-    """
+    """A drop-in for ``nn.Linear`` that keeps its weight as int8 plus one float scale per row."""
 
     def __init__(self, linear: nn.Linear):
         super().__init__()
@@ -81,13 +77,10 @@ class Int8Linear(nn.Module):
         self.register_buffer("scale", scale.to(linear.weight.dtype))
         self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone())
 
-    @property
-    def weight(self) -> torch.Tensor:
-        return self.qweight.to(self.scale.dtype) * self.scale
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [..., in] -> [..., out], same as the float Linear up to rounding of the weight."""
-        return F.linear(x, self.weight.to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
+        weight = dequantize(self.qweight, self.scale)  # on the fly: only the int8 copy is kept
+        return F.linear(x, weight.to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, int8"
@@ -134,13 +127,10 @@ class Int4Linear(nn.Module):
         self.register_buffer("scale", scale)
         self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone())
 
-    @property
-    def weight(self) -> torch.Tensor:
-        return dequantize_groupwise(self.qweight, self.scale)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [..., in] -> [..., out], the float Linear up to the rounding of its weight."""
-        return F.linear(x, self.weight.to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
+        weight = dequantize_groupwise(self.qweight, self.scale)
+        return F.linear(x, weight.to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
 
     def extra_repr(self) -> str:
         groups = "per row" if self.group_size is None else f"groups of {self.group_size}"

@@ -47,6 +47,6 @@ def extend_rope(model, block_size: int, method: str = "ntk", trained_length: int
         inv_freq = base ** (-torch.arange(0, D, 2, dtype=torch.float32) / D)
         angles = (torch.arange(block_size, dtype=torch.float32) / s)[:, None] * inv_freq
         cos, sin = angles.cos(), angles.sin()
-    device = model.transformer.wpe.cos.device
-    longer.transformer.wpe.cos, longer.transformer.wpe.sin = cos.to(device), sin.to(device)
+    device = model.transformer.pos.cos.device
+    longer.transformer.pos.cos, longer.transformer.pos.sin = cos.to(device), sin.to(device)
     return longer

@@ -21,7 +21,7 @@ from minigpt.block import Block
 from minigpt.config import GPTConfig
 from minigpt.model import init_gpt2_style
 from minigpt.norm import make_norm
-from minigpt.positional import Positions
+from minigpt.positional import make_positions
 
 
 def mask_tokens(idx, mask_id: int, p: float = 0.15, generator=None):
@@ -40,20 +40,19 @@ def mask_tokens(idx, mask_id: int, p: float = 0.15, generator=None):
 
 
 class Seq2Seq(nn.Module):
-    """Encoder-decoder transformer with n_layer encoder and n_layer decoder blocks, shared embeddings."""
+    """Encoder-decoder transformer with n_layer encoder and n_layer decoder blocks, shared embeddings.
 
-    _capture = None  # set by minigpt.capture; the residual stream is not recorded for Seq2Seq
+    Hook points (see minigpt.hooks): ``encoder.i.*`` and ``decoder.i.*``, the decoder's with ``cross_attn``.
+    """
 
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
         encoder_config = config.replace(causal=False)
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)
-        self.wpe = Positions(config)
+        self.pos = make_positions(config)
         self.drop = nn.Dropout(config.dropout)
         self.encoder = nn.ModuleList(Block(encoder_config, i) for i in range(config.n_layer))
-        for block in self.encoder:
-            block.attn.capture_as = "encoder_attention"
         self.ln_enc = make_norm(config) if config.prenorm else nn.Identity()
         self.decoder = nn.ModuleList(
             Block(config.replace(causal=True), i, cross_attention=True) for i in range(config.n_layer)
@@ -67,9 +66,9 @@ class Seq2Seq(nn.Module):
         T = idx.size(1)
         if T > self.config.block_size:
             raise ValueError(f"sequence of {T} tokens exceeds block_size {self.config.block_size}; shorten it")
-        bias = attention_bias(T, T, causal=causal, key_mask=key_mask, alibi=self.wpe.alibi(T, T), device=idx.device)
-        rope = self.wpe.rope(0, T)
-        x = self.drop(self.wpe(self.wte(idx)))
+        bias = attention_bias(T, T, causal=causal, key_mask=key_mask, alibi=self.pos.alibi(T, T), device=idx.device)
+        rope = self.pos.rope(0, T)
+        x = self.drop(self.pos(self.wte(idx)))
         for block in blocks:
             x = block(x, bias=bias, rope=rope, **cross)
         return x

@@ -1,3 +1,5 @@
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -5,11 +7,13 @@ import torch
 from minigpt.attention import Attention
 from minigpt.capture import attention_for_widgets, capture, captured_to_numpy
 from minigpt.config import get_config
+from minigpt.hooks import hook_points, patch
 from minigpt.model import GPT
+from minigpt.seq2seq import Seq2Seq
 
 
 def tiny(**overrides):
-    return get_config("tiny", n_layer=3, n_head=4, n_embd=32, block_size=16, **overrides)
+    return get_config("tiny", **{"n_layer": 3, "n_head": 4, "n_embd": 32, "block_size": 16, **overrides})
 
 
 class CharTokenizer:  # the two methods the adapter uses, without depending on minigpt.tokenizers
@@ -37,13 +41,118 @@ def test_capture_records_attention_and_residual_stream():
 def test_capture_is_removed_afterwards():
     model = GPT(tiny())
     with capture(model):
-        pass
-    assert model._capture is None
-    assert all(m._record is None for m in model.modules() if isinstance(m, Attention))
+        assert any(m._forward_hooks for m in model.modules())
+    assert not any(m._forward_hooks for m in model.modules())
     with capture(model) as cap:
         model(torch.zeros(1, 4, dtype=torch.long))
     model(torch.zeros(1, 4, dtype=torch.long))  # outside: nothing more is recorded
     assert len(cap.attention) == 3
+
+
+def test_captures_nest_and_record_named_points():
+    torch.manual_seed(0)
+    model = GPT(tiny()).eval()
+    idx = torch.randint(0, 65, (2, 6))
+    with capture(model) as outer:
+        model(idx)
+        with capture(model, "blocks.*.mlp", "blocks.1.attn.head") as inner:
+            model(idx)
+        model(idx)  # the inner exit must not remove the outer capture's hooks
+    assert len(outer.attention) == 3 * 3 and len(outer.residual) == 3 * 4
+    assert sorted(inner.points) == ["blocks.0.mlp", "blocks.1.attn.head", "blocks.1.mlp", "blocks.2.mlp"]
+    assert inner["blocks.1.attn.head"][0].shape == (2, 4, 6, 8)  # [B, H, T, head_dim]
+    # the residual stream is the sum of what attention and the MLP add to it
+    with capture(model, "embed", "blocks.0", "blocks.0.attn", "blocks.0.mlp") as parts:
+        model(idx)
+    total = parts["embed"][0] + parts["blocks.0.attn"][0] + parts["blocks.0.mlp"][0]
+    assert torch.allclose(total, parts["blocks.0"][0], atol=1e-6)
+    with pytest.raises(KeyError, match="was not recorded"):
+        parts["blocks.2.mlp"]
+    with pytest.raises(ValueError, match="no hook point matches 'blocks.9.mlp'"):
+        with capture(model, "blocks.9.mlp"):
+            pass
+
+
+def test_hook_points_name_every_layer_of_gpt_and_seq2seq():
+    assert list(hook_points(GPT(tiny(n_layer=1)))) == [
+        "embed", "blocks.0", "blocks.0.attn", "blocks.0.attn.scores", "blocks.0.attn.weights",
+        "blocks.0.attn.head", "blocks.0.mlp"]
+    names = hook_points(Seq2Seq(tiny(n_layer=1)))
+    assert {"encoder.0.attn.weights", "decoder.0.attn.weights", "decoder.0.cross_attn.weights",
+            "decoder.0.cross_attn.head", "decoder.0.mlp"} <= set(names)
+
+
+def test_seq2seq_capture_records_each_kind_of_attention():
+    torch.manual_seed(0)
+    model = Seq2Seq(tiny()).eval()
+    src, tgt = torch.randint(0, 65, (2, 7)), torch.randint(0, 65, (2, 5))
+    with capture(model) as cap:
+        model(src, tgt)
+    assert [a.shape for a in cap.encoder_attention] == [(2, 4, 7, 7)] * 3
+    assert [a.shape for a in cap.attention] == [(2, 4, 5, 5)] * 3
+    assert [a.shape for a in cap.cross_attention] == [(2, 4, 5, 7)] * 3
+    assert cap.residual == []  # the residual points are named for a GPT only
+
+
+def test_watching_the_weights_does_not_change_the_output():
+    """A hook on the scores switches attention from the fused kernel to the explicit path: same result."""
+    torch.manual_seed(0)
+    model = GPT(tiny(pos="rope", n_kv_head=2)).eval()
+    idx = torch.randint(0, 65, (2, 9))
+    fused, _ = model(idx)
+    with patch(model, "blocks.0.attn.scores", lambda scores: scores), capture(model):
+        explicit, _ = model(idx)
+    assert torch.allclose(fused, explicit, atol=1e-5)
+
+
+def test_patch_ablates_one_head_exactly():
+    torch.manual_seed(0)
+    model = GPT(tiny()).eval()
+    idx = torch.randint(0, 65, (1, 8))
+    with capture(model, "blocks.2.attn.head") as clean:
+        clean_logits, _ = model(idx)
+    with patch(model, "blocks.2.attn.head.1", torch.zeros_like):
+        ablated, _ = model(idx)
+    # by hand: the last layer's attention output without head 1, through the rest of the model
+    attn = model.transformer.h[2].attn
+    heads = clean["blocks.2.attn.head"][0].clone()
+    heads[:, 1] = 0
+    with capture(model, "blocks.1") as before:
+        model(idx)
+    x = before["blocks.1"][0]
+    block = model.transformer.h[2]
+    x = x + attn.merge(heads)
+    x = x + block.mlp(block.ln_2(x))
+    assert torch.allclose(ablated, model.lm_head(model.transformer.ln_f(x)), atol=1e-5)
+    assert not torch.allclose(ablated, clean_logits, atol=1e-3)
+    assert not any(m._forward_hooks for m in model.modules())  # the patch is gone
+
+
+def test_activation_patching_from_a_clean_run_restores_it():
+    torch.manual_seed(0)
+    model = GPT(tiny()).eval()
+    clean, corrupt = torch.randint(0, 65, (1, 8)), torch.randint(0, 65, (1, 8))
+    with capture(model, "blocks.2") as run:
+        clean_logits, _ = model(clean)
+    stream = run["blocks.2"][0]
+    with patch(model, "blocks.2", lambda x: stream):  # the whole last residual: the clean output
+        patched, _ = model(corrupt)
+    assert torch.allclose(patched, clean_logits, atol=1e-6)
+    with patch(model, "blocks.0.attn.weights.3", lambda w: torch.full_like(w, 0.5)):
+        with pytest.raises(ValueError, match="head 4 does not exist"):
+            with patch(model, "blocks.0.attn.head.4", torch.zeros_like):
+                pass
+    with pytest.raises(ValueError, match=r"fn must return a tensor shaped \(1, 8, 8\)"):
+        with patch(model, "blocks.0.attn.head.1", lambda a: a[0]):
+            model(corrupt)
+    with pytest.raises(ValueError, match="matches 3"):
+        with patch(model, "blocks.*.mlp", torch.zeros_like):
+            pass
+
+
+def test_the_forward_passes_know_nothing_of_capture():
+    for forward in (GPT.forward, Attention.forward, Seq2Seq._stack):
+        assert "captur" not in inspect.getsource(forward)
 
 
 def test_captured_to_numpy():

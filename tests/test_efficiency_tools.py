@@ -90,7 +90,7 @@ def test_extend_rope():
         assert longer.config.block_size == 64 and longer(torch.randint(13, (1, 64)))[0].shape == (1, 64, 13)
     assert torch.allclose(extend_rope(model, 64, "none")(idx)[0], model(idx)[0], atol=1e-6)  # same angles
     pi = extend_rope(model, 64, "pi")
-    assert torch.allclose(pi.transformer.wpe.cos[4], model.transformer.wpe.cos[1])  # position 4 -> 4 / 4 = 1
+    assert torch.allclose(pi.transformer.pos.cos[4], model.transformer.pos.cos[1])  # position 4 -> 4 / 4 = 1
     ntk = extend_rope(model, 64, "ntk")
     assert ntk.config.rope_base == pytest.approx(10000 * 4 ** (8 / 6))
     assert model.config.block_size == 16  # the original is untouched

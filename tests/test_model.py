@@ -129,7 +129,7 @@ def test_zero_init_proj_makes_every_block_the_identity():
     with torch.no_grad():
         logits, _ = model(x)
         # with every block adding 0, the model is embedding -> final norm -> head (a bigram model)
-        bigram = model.lm_head(model.transformer.ln_f(model.transformer.wpe(model.transformer.wte(x))))
+        bigram = model.lm_head(model.transformer.ln_f(model.transformer.pos(model.transformer.wte(x))))
     assert torch.allclose(logits, bigram, atol=1e-6)
     _, loss = model(x, x)
     loss.backward()  # and the projections still learn: their gradient is not zero

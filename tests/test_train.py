@@ -187,7 +187,7 @@ def test_muon_groups_hidden_matrices_and_leaves_embeddings_to_adamw():
     hidden = {id(p) for block in model.transformer.h for p in block.parameters() if p.dim() == 2}
     assert {id(p) for p in muon["params"]} == hidden
     assert {id(p) for p in adam_matrices["params"]} == {id(model.transformer.wte.weight), id(model.lm_head.weight),
-                                                       id(model.transformer.wpe.weight)}
+                                                       id(model.transformer.pos.weight)}
     assert all(p.dim() < 2 for p in gains["params"])
     assert sum(len(g["params"]) for g in optimizer.param_groups) == len(list(model.parameters()))
     without_qkv = make_optimizer(model, 1e-3, 0.1, (0.9, 0.99), torch.device("cpu"), kind="muon", muon_qkv=False)
