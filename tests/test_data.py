@@ -1,7 +1,8 @@
 """minigpt.data: finding/downloading corpora, the train/val split and batches."""
 
+import dataclasses
+import hashlib
 import io
-import os
 from pathlib import Path
 from urllib.error import URLError
 from urllib.response import addinfourl
@@ -13,13 +14,20 @@ from minigpt.data import CORPORA, DataNotFoundError, cache_dir, get_batch, load_
 from minigpt.data import corpus as corpus_module
 
 SHAKESPEARE = CORPORA["tinyshakespeare"]
-DATA_DIR = os.environ.get("MINIGPT_DATA_DIR")  # read now: some tests remove it from the environment
+MADE_UP = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 50
 
 
-def data_dir() -> Path:
-    if not DATA_DIR:
-        pytest.skip("MINIGPT_DATA_DIR is not set (conftest sets it when ../shared/data exists)")
-    return Path(DATA_DIR)
+@pytest.fixture
+def made_up_corpus(tmp_path, monkeypatch):
+    """A small text registered in place of tiny shakespeare (its checksum and size), in a data folder of its
+    own: the finding, checking and caching of a corpus are tested without the 1 MB download."""
+    payload = MADE_UP.encode("utf-8")
+    corpus = dataclasses.replace(SHAKESPEARE, sha256=hashlib.sha256(payload).hexdigest(), size=len(payload))
+    monkeypatch.setitem(CORPORA, "tinyshakespeare", corpus)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / corpus.filename).write_bytes(payload)
+    return folder
 
 
 @pytest.fixture
@@ -52,17 +60,18 @@ def test_registry_has_tinyshakespeare():
     assert SHAKESPEARE.sha256 == "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 
 
-def test_loads_offline_from_data_dir(monkeypatch):
-    data_dir()
+def test_loads_offline_from_data_dir(made_up_corpus, tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIGPT_DATA_DIR", str(made_up_corpus))
+    monkeypatch.setenv("MINIGPT_CACHE_DIR", str(tmp_path / "cache"))
     offline(monkeypatch)  # proves the data dir is used before any download
-    text = load_text()
-    assert len(text) == 1_115_394 and len(set(text)) == 65
-    assert text.startswith("First Citizen:")
+    assert load_text() == MADE_UP
+    assert_empty(tmp_path / "cache")  # found, so nothing was cached
 
 
-def test_explicit_path_wins_and_is_checked(tmp_path, monkeypatch):
+def test_explicit_path_wins_and_is_checked(made_up_corpus, tmp_path, monkeypatch):
+    monkeypatch.delenv("MINIGPT_DATA_DIR", raising=False)
     offline(monkeypatch)
-    assert load_text(path=data_dir() / SHAKESPEARE.filename)[:5] == "First"
+    assert load_text(path=made_up_corpus / SHAKESPEARE.filename) == MADE_UP
     wrong = tmp_path / "input.txt"
     wrong.write_text("not shakespeare")
     with pytest.raises(DataNotFoundError, match="sha256") as e:
@@ -107,13 +116,12 @@ def test_interrupted_download_leaves_nothing(empty_cache, monkeypatch):
     assert_empty(empty_cache)
 
 
-def test_download_is_verified_cached_and_reused(empty_cache, monkeypatch):
-    payload = (data_dir() / SHAKESPEARE.filename).read_bytes()
-    serve(monkeypatch, payload)
-    assert load_text() == payload.decode("utf-8")
+def test_download_is_verified_cached_and_reused(made_up_corpus, empty_cache, monkeypatch):
+    serve(monkeypatch, MADE_UP.encode("utf-8"))
+    assert load_text() == MADE_UP
     assert [p.name for p in empty_cache.iterdir()] == [SHAKESPEARE.filename]  # no temp files left
     offline(monkeypatch)
-    assert len(load_text()) == SHAKESPEARE.size  # second time: from the cache, no network
+    assert load_text() == MADE_UP  # second time: from the cache, no network
 
 
 def test_damaged_cached_file_is_reported(empty_cache, monkeypatch):
