@@ -36,7 +36,7 @@ def _kv_configs():
 
     return (
         ("GPT-2 small in bfloat16", get_config("gpt2"), 1, 2),
-        ("the tiny preset", get_config("tiny"), 4, 4),
+        ("the tiny config", get_config("tiny"), 4, 4),
         ("a GQA model (12 query heads, 4 K/V heads)", get_config("gpt2", n_kv_head=4), 8, 2),
         ("an MQA model (1 K/V head)", get_config("tiny", n_kv_head=1), 3, 4),
     )
