@@ -450,8 +450,9 @@ def _resume_command(args, out: str) -> str:
 def _sample(args) -> int:
     from minigpt.checkpoint import load_model
     from minigpt.device import pick_device
-    from minigpt.sampling import stream
+    from minigpt.sampling import SamplingSettings, stream
 
+    settings = SamplingSettings(args.temperature, args.top_k, args.top_p, args.repetition_penalty, args.seed)
     model, tokenizer = load_model(args.checkpoint, device=pick_device(args.device))
     if tokenizer is None:
         raise ValueError(f"checkpoint {args.checkpoint} has no tokenizer, so text cannot be encoded")
@@ -459,8 +460,7 @@ def _sample(args) -> int:
     new_ids: list[int] = []
     printed = ""
     sys.stdout.write(args.prompt)
-    for token in stream(model, prompt_ids, args.max_new_tokens, args.temperature, args.top_k, args.top_p,
-                        args.repetition_penalty, args.seed):
+    for token in stream(model, prompt_ids, args.max_new_tokens, settings):
         new_ids.append(token)
         text = tokenizer.decode(new_ids)  # decode the whole tail: a character may span several tokens
         sys.stdout.write(text[len(printed):])
