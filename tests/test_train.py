@@ -179,6 +179,15 @@ def test_orthogonalize_gives_singular_values_near_one():
         assert torch.nn.functional.cosine_similarity(result.flatten(), (u @ vh).flatten(), dim=0) > 0.95
 
 
+def test_orthogonalize_takes_a_batch_of_matrices_one_by_one():
+    torch.manual_seed(0)
+    for shape in [(3, 64, 16), (2, 16, 64)]:
+        updates = torch.randn(shape)
+        batched = orthogonalize(updates)
+        for update, result in zip(updates, batched):
+            assert torch.allclose(result, orthogonalize(update), atol=1e-5)
+
+
 def test_muon_groups_hidden_matrices_and_leaves_embeddings_to_adamw():
     model = GPT(CONFIG.replace(tie_weights=False))
     optimizer = make_optimizer(model, 1e-3, 0.1, (0.9, 0.99), torch.device("cpu"), kind="muon", muon_lr=0.02)
