@@ -117,7 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:  # the parser imports the recipes, and with them the model and the trainer: a Ctrl-C may land here too
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        print("\nminigpt: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
     try:
         return args.func(args)
     except (ValueError, TypeError, KeyError, OSError, RuntimeError) as error:

@@ -116,14 +116,35 @@ def test_a_second_ctrl_c_quits_at_once_without_a_traceback(tmp_path):
     assert not out.exists()  # nothing saved, as asked
 
 
-def test_ctrl_c_while_starting_up_is_no_traceback(tmp_path):
-    out, run = _train(tmp_path)
-    time.sleep(1.0)  # usually still importing torch or loading the data
+def _assert_quiet_exit_after_ctrl_c(run, out) -> None:
     run.process.send_signal(signal.SIGINT)
     assert run.finish() == 130
     assert "Traceback" not in run.stderr
     if out.exists():  # a fast machine may already have trained a step: then it was saved
         assert load_checkpoint(out).step >= 1
+
+
+def test_ctrl_c_while_starting_up_is_no_traceback(tmp_path):
+    out, run = _train(tmp_path)
+    time.sleep(1.0)  # usually building the parser or loading the data
+    _assert_quiet_exit_after_ctrl_c(run, out)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="finds torch's import in /proc/<pid>/maps")
+@pytest.mark.parametrize("seconds", [0.1, 0.2, 0.3, 0.5])
+def test_ctrl_c_while_importing_torch_is_no_traceback(tmp_path, seconds):
+    """A Ctrl-C inside torch's import was swallowed (training went on), aborted the process from C++ (exit -6),
+    or escaped as a RecursionError, depending on where it landed, until python -m minigpt held SIGINT back
+    during that import. ``seconds`` after torch's C++ library is loaded, the import is still running."""
+    out, run = _train(tmp_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with open(f"/proc/{run.process.pid}/maps") as f:
+            if "libtorch" in f.read():
+                break
+        time.sleep(0.002)
+    time.sleep(seconds)
+    _assert_quiet_exit_after_ctrl_c(run, out)
 
 
 def test_an_unwritable_out_stops_the_run_before_it_starts(tmp_path):
