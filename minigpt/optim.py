@@ -65,9 +65,14 @@ def orthogonalize(update: torch.Tensor, steps: int = 5) -> torch.Tensor:
     tall = x.size(-2) > x.size(-1)
     if tall:
         x = x.mT
+    batch_shape = x.shape[:-2]
+    x = x.reshape(-1, *x.shape[-2:])  # [N, m, n]: baddbmm wants exactly one batch dimension
     for _ in range(steps):
         gram = x @ x.mT
-        x = a * x + (b * gram + c * gram @ gram) @ x
+        # x <- a x + (b gram + c gram^2) x as two fused multiply-adds: for small matrices the
+        # passes over memory cost as much as the products
+        x = torch.baddbmm(x, torch.baddbmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+    x = x.reshape(*batch_shape, *x.shape[-2:])
     return x.mT if tall else x
 
 
@@ -126,13 +131,16 @@ class MuonAdamW(torch.optim.Optimizer):
         torch._foreach_mul_(buffers, group["momentum"])
         torch._foreach_add_(buffers, grads)
         updates = torch._foreach_add(grads, buffers, alpha=group["momentum"])  # Nesterov
+        # matrices of one shape in their wide orientation ([256, 128] as [128, 256]) are orthogonalized as one batch
         by_shape = {}
         for p, update in zip(params, updates):
-            by_shape.setdefault(p.shape, []).append((p, update))
-        for (m, n), pairs in by_shape.items():  # matrices of one shape are orthogonalized as one batch
-            orthogonal = orthogonalize(torch.stack([update for _, update in pairs]))
-            scale = -group["lr"] * max(1.0, m / n) ** 0.5
-            torch._foreach_add_([p for p, _ in pairs], list(orthogonal.unbind()), alpha=scale)
+            tall = p.size(0) > p.size(1)
+            by_shape.setdefault(tuple(sorted(p.shape)), []).append((p, update.mT if tall else update, tall))
+        for entries in by_shape.values():
+            orthogonal = orthogonalize(torch.stack([update for _, update, _ in entries])).unbind()
+            steps = [o.mT if tall else o for o, (_, _, tall) in zip(orthogonal, entries)]
+            torch._foreach_mul_(steps, [-group["lr"] * max(1.0, p.size(0) / p.size(1)) ** 0.5 for p, _, _ in entries])
+            torch._foreach_add_([p for p, _, _ in entries], steps)
 
     def _adam_step(self, params, group):
         for p in params:

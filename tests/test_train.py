@@ -211,6 +211,29 @@ def test_muon_groups_hidden_matrices_and_leaves_embeddings_to_adamw():
         TrainConfig(optimizer="sgd")
 
 
+def test_muon_step_follows_its_rule_for_square_wide_and_tall_matrices():
+    """The batched step (tall matrices transposed into their wide shape's batch) equals the documented rule
+    applied to each matrix on its own: W -= lr * sqrt(max(1, m / n)) * orthogonalize(grad + momentum * buffer)."""
+    torch.manual_seed(0)
+    model = GPT(CONFIG)
+    optimizer = make_optimizer(model, 1e-3, 0.1, (0.9, 0.99), torch.device("cpu"), kind="muon", muon_lr=0.02)
+    muon = optimizer.param_groups[0]
+    assert {tuple(p.shape) for p in muon["params"]} >= {(CONFIG.n_embd, CONFIG.n_embd),
+                                                       (4 * CONFIG.n_embd, CONFIG.n_embd),
+                                                       (CONFIG.n_embd, 4 * CONFIG.n_embd)}
+    for step in range(2):  # the second step also checks the momentum buffer
+        model.zero_grad()
+        model(torch.randint(0, CONFIG.vocab_size, (4, 16)), torch.randint(0, CONFIG.vocab_size, (4, 16)))[1].backward()
+        expected = {}
+        for p in muon["params"]:
+            buffer = optimizer.state[p]["momentum_buffer"] * 0.95 + p.grad if step else p.grad.clone()
+            scale = muon["lr"] * max(1.0, p.size(0) / p.size(1)) ** 0.5
+            expected[p] = p.detach() - scale * orthogonalize(p.grad + 0.95 * buffer)
+        optimizer.step()
+        for p, value in expected.items():
+            assert torch.allclose(p, value, atol=1e-6), (tuple(p.shape), (p - value).abs().max())
+
+
 def test_muon_trains_and_is_deterministic():
     first = _train(optimizer="muon", max_iters=30, eval_interval=30).fit()
     second = _train(optimizer="muon", max_iters=30, eval_interval=30).fit()
