@@ -21,6 +21,7 @@ import math
 
 import torch
 
+from minigpt.device import native_bf16_matmul
 
 OPTIMIZERS = ("adamw", "muon")
 SCHEDULES = ("cosine", "wsd")
@@ -41,7 +42,8 @@ def make_optimizer(
     if kind not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {kind!r}")
     if kind == "muon":
-        return MuonAdamW(model, lr, muon_lr, weight_decay, betas, qkv=muon_qkv)
+        return MuonAdamW(model, lr, muon_lr, weight_decay, betas, qkv=muon_qkv,
+                         newton_schulz_dtype=torch.bfloat16 if native_bf16_matmul(device) else torch.float32)
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [
         {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
@@ -59,6 +61,7 @@ def orthogonalize(update: torch.Tensor, steps: int = 5) -> torch.Tensor:
     SVD and exact enough for an optimiser step. Works on the wide orientation, so the Gram matrix
     ``x x^T`` is the small one (min(m, n) square). Leading dimensions are a batch of matrices
     orthogonalized independently, in one batched product per step instead of one per matrix.
+    It runs in ``update``'s dtype: bfloat16 is precise enough to land the singular values in that range.
     """
     a, b, c = 3.4445, -4.7750, 2.0315
     x = update / (update.norm(dim=(-2, -1), keepdim=True) + 1e-7)  # singular values <= 1: inside the polynomial's range
@@ -92,10 +95,14 @@ class MuonAdamW(torch.optim.Optimizer):
         W -= lr * sqrt(max(1, m / n)) * orthogonalize(grad + momentum * buffer)   # Nesterov
 
     The state (momentum buffers, Adam moments) is plain tensors, so checkpoints save it like AdamW's.
+    ``newton_schulz_dtype``: the number format of ``orthogonalize`` (``make_optimizer`` picks bfloat16
+    where the hardware multiplies it natively, as Muon's reference implementation does on GPUs; the
+    momentum and the weights stay in float32).
     """
 
     def __init__(self, model: torch.nn.Module, lr: float, muon_lr: float, weight_decay: float,
-                 betas: tuple[float, float], momentum: float = 0.95, eps: float = 1e-8, qkv: bool = True):
+                 betas: tuple[float, float], momentum: float = 0.95, eps: float = 1e-8, qkv: bool = True,
+                 newton_schulz_dtype: torch.dtype = torch.float32):
         # Muon for the weights of the Linear layers inside the network; the output head, the
         # embeddings and position tables are look-up tables rather than maps and stay with AdamW
         head = getattr(model, "lm_head", None)
@@ -112,6 +119,7 @@ class MuonAdamW(torch.optim.Optimizer):
         ]
         defaults = {"betas": tuple(betas), "momentum": momentum, "eps": eps}
         super().__init__([g for g in groups if g["params"]], defaults)
+        self.newton_schulz_dtype = newton_schulz_dtype
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -137,7 +145,8 @@ class MuonAdamW(torch.optim.Optimizer):
             tall = p.size(0) > p.size(1)
             by_shape.setdefault(tuple(sorted(p.shape)), []).append((p, update.mT if tall else update, tall))
         for entries in by_shape.values():
-            orthogonal = orthogonalize(torch.stack([update for _, update, _ in entries])).unbind()
+            updates = torch.stack([update for _, update, _ in entries]).to(self.newton_schulz_dtype)
+            orthogonal = orthogonalize(updates).to(entries[0][0].dtype).unbind()
             steps = [o.mT if tall else o for o, (_, _, tall) in zip(orthogonal, entries)]
             torch._foreach_mul_(steps, [-group["lr"] * max(1.0, p.size(0) / p.size(1)) ** 0.5 for p, _, _ in entries])
             torch._foreach_add_([p for p, _, _ in entries], steps)

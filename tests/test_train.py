@@ -1,5 +1,9 @@
 """Trainer: learning, determinism, callbacks, early stopping, batch_fn tasks, optimiser and schedule."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -166,11 +170,14 @@ def test_weight_decay_only_on_matrices():
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
 
 
-def test_orthogonalize_gives_singular_values_near_one():
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_orthogonalize_gives_singular_values_near_one(dtype):
     torch.manual_seed(0)
     for shape in [(64, 16), (16, 64), (32, 32)]:
         update = torch.randn(shape) * torch.logspace(-1, 0, shape[1])  # unevenly scaled columns
-        result = orthogonalize(update)
+        result = orthogonalize(update.to(dtype))
+        assert result.dtype == dtype
+        result = result.float()
         singular_values = torch.linalg.svdvals(result)
         assert result.shape == update.shape
         assert singular_values.min() > 0.6 and singular_values.max() < 1.25, singular_values
@@ -228,7 +235,8 @@ def test_muon_step_follows_its_rule_for_square_wide_and_tall_matrices():
         for p in muon["params"]:
             buffer = optimizer.state[p]["momentum_buffer"] * 0.95 + p.grad if step else p.grad.clone()
             scale = muon["lr"] * max(1.0, p.size(0) / p.size(1)) ** 0.5
-            expected[p] = p.detach() - scale * orthogonalize(p.grad + 0.95 * buffer)
+            orthogonal = orthogonalize((p.grad + 0.95 * buffer).to(optimizer.newton_schulz_dtype)).float()
+            expected[p] = p.detach() - scale * orthogonal
         optimizer.step()
         for p, value in expected.items():
             assert torch.allclose(p, value, atol=1e-6), (tuple(p.shape), (p - value).abs().max())
@@ -270,3 +278,17 @@ def test_device_and_dtype_choice():
             pick_device("cuda")
     with pytest.raises(ValueError, match="dtype must be one of"):
         pick_dtype("float16", torch.device("cpu"))
+
+
+def test_muon_orthogonalizes_in_bf16_only_where_the_cpu_multiplies_it_natively():
+    """The CPU's own kernels decide here; ATEN_CPU_CAPABILITY=default (another CPU's kernels) means float32."""
+    code = ("import torch; from minigpt.config import GPTConfig; from minigpt.model import GPT; "
+            "from minigpt.optim import make_optimizer; "
+            "model = GPT(GPTConfig(vocab_size=8, block_size=8, n_layer=1, n_head=2, n_embd=16)); "
+            "print(make_optimizer(model, 1e-3, 0.1, (0.9, 0.99), torch.device('cpu'), kind='muon').newton_schulz_dtype)")
+    native = torch.backends.cpu.get_cpu_capability() == "AVX512" and torch.cpu._is_avx512_bf16_supported()
+    for env, expected in (({}, "torch.bfloat16" if native else "torch.float32"),
+                          ({"ATEN_CPU_CAPABILITY": "default"}, "torch.float32")):
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                env={**os.environ, **env}, check=True)
+        assert result.stdout.strip() == expected, (env, result.stdout, result.stderr[-500:])
