@@ -64,7 +64,7 @@ RECIPES: dict[str, Recipe] = {
     "shakespeare-char-cpu": Recipe(
         "shakespeare-char-cpu",
         "the fast CPU recipe: 3x128 with RoPE and a 2C MLP, context 64, batch 12, Muon (AdamW for q/k/v), "
-        "WSD schedule, 460 steps (whole-val loss about 1.83, below nanogpt-cpu's 1.90 in about a quarter of its time)",
+        "WSD schedule, 460 steps (whole-val loss about 1.83, below nanogpt-cpu's 1.90 in about a fifth of its time)",
         GPTConfig(vocab_size=65, block_size=64, n_layer=3, n_head=4, n_embd=128, mlp_ratio=2, dropout=0.0,
                   bias=False, pos="rope", zero_init_proj=True),
         # steps count more than tokens or parameters in a short run: a small batch, Muon (which needs
