@@ -12,8 +12,9 @@ is added to the wall-clock figure.
 runs in the same benchmark on the same machine as the fast recipe ``shakespeare-char-cpu``, so the
 comparison does not depend on how fast the machine is. Targets: the fast recipe reaches a whole-val loss
 <= 1.88 and <= the baseline's for *each* of seeds 0, 1 and 2 and with torch's non-vectorised kernels
-(``ATEN_CPU_CAPABILITY=default``, a stand-in for another CPU), in <= 1/5 of the baseline's wall time
-(the median of the three seeded runs, which do the same work: their spread is the machine's noise).
+(``ATEN_CPU_CAPABILITY=default``, a stand-in for another CPU), in <= 1/5 of the baseline's wall time.
+Both recipes run with seeds 0, 1 and 2, alternating; each one's time is the median of its three runs
+(they do the same work, so their spread is the machine's noise).
 
 **GPU**, recipe ``shakespeare-char-gpu``: val loss <= 1.47 within 15 s (nanoGPT: 1.472 at 78.5 s), and the
 throughput on nanoGPT's shape (6/6/384, T=256, B=64): >= 2 x 1.26 M tokens/s, with MFU against the H100's
@@ -42,9 +43,9 @@ from report import UNMEASURED, Row, markdown_table, verdict
 TITLE = "Training: time-to-quality and throughput"
 BASELINE, FAST_CPU = "nanogpt-cpu", "shakespeare-char-cpu"
 CPU_LOSS_TARGET, CPU_SPEEDUP_TARGET = 1.88, 5.0
-# (label, seed, extra environment) of every fast-recipe run: the worst of them is what counts
-CPU_RUNS = [("seed 0", 0, {}), ("seed 1", 1, {}), ("seed 2", 2, {}),
-            ("seed 0, ATEN_CPU_CAPABILITY=default", 0, {"ATEN_CPU_CAPABILITY": "default"})]
+CPU_SEEDS = (0, 1, 2)  # each recipe runs once per seed; the fast recipe's worst loss is what counts
+# (label, seed, extra environment) of the fast recipe's runs on another CPU's kernels
+OTHER_CPU_RUNS = [("seed 0, ATEN_CPU_CAPABILITY=default", 0, {"ATEN_CPU_CAPABILITY": "default"})]
 GPU_RECIPE, GPU_TARGET = "shakespeare-char-gpu", (1.47, 15.0, (1.472, 78.5))  # loss, seconds, nanoGPT's
 REPEATS = 3  # GPU time-to-quality runs: a single wall-clock figure can be unlucky
 NANOGPT_TOKENS_PER_S = 1.26e6
@@ -59,9 +60,9 @@ def whole_val_loss(model, tokenizer, device) -> float:
     n = (len(ids) - 1) // T
     x, y = ids[: n * T].view(n, T).to(device), ids[1 : n * T + 1].view(n, T).to(device)
     total = 0.0
-    for i in range(0, n, 256):  # big chunks: fewer, larger matrix products
-        _, loss = model(x[i : i + 256], y[i : i + 256])
-        total += loss.item() * len(x[i : i + 256])
+    for i in range(0, n, 32):  # chunks that stay in the CPU's caches: 30% faster here than 256 windows
+        _, loss = model(x[i : i + 32], y[i : i + 32])
+        total += loss.item() * len(x[i : i + 32])
     return total / n
 
 
@@ -103,28 +104,33 @@ def describe(r: dict) -> str:
 
 
 def cpu_rows() -> list[Row]:
-    """nanoGPT's CPU recipe and the fast recipe, one after the other in this process tree."""
-    baseline = time_to_quality(BASELINE, "cpu", seed=0)
-    rows = [Row(f"baseline `{BASELINE}` (nanoGPT's CPU recipe), seed 0", describe(baseline))]
-    fast = {}
-    for label, seed, env in CPU_RUNS:
+    """nanoGPT's CPU recipe and the fast recipe, seed by seed, alternating in this process tree."""
+    baseline, fast, rows = {}, {}, []
+    # alternating the two recipes spreads both over the same minutes, so a slow spell of a shared
+    # machine falls on both alike instead of on one side of the ratio
+    for seed in CPU_SEEDS:
+        baseline[seed] = time_to_quality(BASELINE, "cpu", seed=seed)
+        rows.append(Row(f"baseline `{BASELINE}` (nanoGPT's CPU recipe), seed {seed}", describe(baseline[seed])))
+        fast[f"seed {seed}"] = time_to_quality(FAST_CPU, "cpu", seed=seed)
+        rows.append(Row(f"fast `{FAST_CPU}`, seed {seed}", describe(fast[f"seed {seed}"])))
+    for label, seed, env in OTHER_CPU_RUNS:  # slower by design: they count for the loss only
         fast[label] = time_to_quality(FAST_CPU, "cpu", seed=seed, env=env)
         rows.append(Row(f"fast `{FAST_CPU}`, {label}", describe(fast[label])))
     worst_loss = max(r["val_loss"] for r in fast.values())
-    # the seeded runs on this CPU's own kernels do the same work (a seed changes only the initial weights
-    # and the order of the batches), so their median is the recipe's time here and their spread is the
-    # machine's noise; the run on the default kernels is slower by design and counts for its loss only
-    walls = sorted(fast[label]["wall"] for label, _, env in CPU_RUNS if not env)
-    median = statistics.median(walls)
-    ratio = baseline["wall"] / median
-    loss_target = min(CPU_LOSS_TARGET, baseline["val_loss"])
+    best_baseline_loss = min(r["val_loss"] for r in baseline.values())
+    # a seed changes only the initial weights and the order of the batches, so each recipe's seeded runs
+    # do the same work: their median is its time on this machine, their spread the machine's noise
+    fast_walls = sorted(fast[f"seed {seed}"]["wall"] for seed in CPU_SEEDS)
+    baseline_walls = sorted(r["wall"] for r in baseline.values())
+    fast_median, baseline_median = statistics.median(fast_walls), statistics.median(baseline_walls)
+    ratio = baseline_median / fast_median
     rows += [
-        Row("worst-case whole-val loss of the fast recipe (4 runs above)",
-            f"{worst_loss:.4f} (baseline {baseline['val_loss']:.4f})",
-            f"<= {CPU_LOSS_TARGET} and <= the baseline's", verdict(worst_loss <= loss_target)),
-        Row(f"wall time: baseline / median of the {len(walls)} seeded fast runs on native kernels",
-            f"{baseline['wall']:.1f} s / {median:.1f} s = {ratio:.1f}x (the runs took {walls[0]:.1f}-{walls[-1]:.1f} s: "
-            f"{baseline['wall'] / walls[-1]:.1f}-{baseline['wall'] / walls[0]:.1f}x)",
+        Row(f"worst-case whole-val loss of the fast recipe ({len(fast)} runs above)",
+            f"{worst_loss:.4f} (the baseline's best {best_baseline_loss:.4f})",
+            f"<= {CPU_LOSS_TARGET} and <= the baseline's", verdict(worst_loss <= min(CPU_LOSS_TARGET, best_baseline_loss))),
+        Row(f"wall time: median of the {len(CPU_SEEDS)} baseline runs / median of the {len(CPU_SEEDS)} fast runs",
+            f"{baseline_median:.1f} s / {fast_median:.1f} s = {ratio:.1f}x (baseline {baseline_walls[0]:.1f}-"
+            f"{baseline_walls[-1]:.1f} s, fast {fast_walls[0]:.1f}-{fast_walls[-1]:.1f} s)",
             f">= {CPU_SPEEDUP_TARGET:.0f}x (fast <= 1/5 of the baseline's time)", verdict(ratio >= CPU_SPEEDUP_TARGET)),
     ]
     return rows
