@@ -145,8 +145,8 @@ class MuonAdamW(torch.optim.Optimizer):
             tall = p.size(0) > p.size(1)
             by_shape.setdefault(tuple(sorted(p.shape)), []).append((p, update.mT if tall else update, tall))
         for entries in by_shape.values():
-            updates = torch.stack([update for _, update, _ in entries]).to(self.newton_schulz_dtype)
-            orthogonal = orthogonalize(updates).to(entries[0][0].dtype).unbind()
+            batch = torch.stack([update for _, update, _ in entries]).to(self.newton_schulz_dtype)
+            orthogonal = orthogonalize(batch).to(entries[0][0].dtype).unbind()
             steps = [o.mT if tall else o for o, (_, _, tall) in zip(orthogonal, entries)]
             torch._foreach_mul_(steps, [-group["lr"] * max(1.0, p.size(0) / p.size(1)) ** 0.5 for p, _, _ in entries])
             torch._foreach_add_([p for p, _, _ in entries], steps)
