@@ -60,9 +60,10 @@ def whole_val_loss(model, tokenizer, device) -> float:
     n = (len(ids) - 1) // T
     x, y = ids[: n * T].view(n, T).to(device), ids[1 : n * T + 1].view(n, T).to(device)
     total = 0.0
-    for i in range(0, n, 32):  # chunks that stay in the CPU's caches: 30% faster here than 256 windows
-        _, loss = model(x[i : i + 32], y[i : i + 32])
-        total += loss.item() * len(x[i : i + 32])
+    chunk = 32  # windows per forward pass: small enough to stay in the CPU's caches (30% faster here than 256)
+    for i in range(0, n, chunk):
+        _, loss = model(x[i : i + chunk], y[i : i + chunk])
+        total += loss.item() * len(x[i : i + chunk])
     return total / n
 
 
