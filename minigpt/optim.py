@@ -36,13 +36,15 @@ def make_optimizer(
     kind: str = "adamw",
     muon_lr: float = 0.02,
     muon_qkv: bool = True,
+    muon_momentum: float = 0.95,
 ) -> torch.optim.Optimizer:
     """AdamW with decay on matrices only (the fused single-kernel implementation on CUDA), or with
-    ``kind="muon"`` Muon at ``muon_lr`` for the hidden matrices and AdamW at ``lr`` for the rest."""
+    ``kind="muon"`` Muon at ``muon_lr`` (momentum ``muon_momentum``) for the hidden matrices and AdamW at ``lr``
+    for the rest."""
     if kind not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {kind!r}")
     if kind == "muon":
-        return MuonAdamW(model, lr, muon_lr, weight_decay, betas, qkv=muon_qkv,
+        return MuonAdamW(model, lr, muon_lr, weight_decay, betas, momentum=muon_momentum, qkv=muon_qkv,
                          newton_schulz_dtype=torch.bfloat16 if native_bf16_matmul(device) else torch.float32)
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [

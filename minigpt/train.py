@@ -63,6 +63,7 @@ class TrainConfig(DictConfig):
     optimizer: str = "adamw"  # "adamw" | "muon" (Muon for the hidden matrices, AdamW for the rest)
     muon_lr: float = 0.02  # Muon's peak learning rate (follows the same schedule)
     muon_qkv: bool = True  # "muon" only: Muon also for attention's stacked q/k/v matrix (False: AdamW trains it)
+    muon_momentum: float = 0.95  # "muon" only: the decay of Muon's (Nesterov) momentum buffer, in [0, 1)
     grad_clip: float = 1.0  # max gradient norm; 0 = no clipping
     eval_interval: int = 250  # steps between evaluations (there is always one at the end); 0 = only at the end
     eval_iters: int = 20  # batches per split per evaluation
@@ -90,6 +91,7 @@ class TrainConfig(DictConfig):
             lambda: check_number(self.lr, "lr", 0, min_open=True),
             lambda: check_number(self.min_lr, "min_lr", 0),
             lambda: check_number(self.muon_lr, "muon_lr", 0, min_open=True),
+            lambda: check_number(self.muon_momentum, "muon_momentum", 0, 1, max_open=True),
             lambda: check_number(self.grad_clip, "grad_clip", 0, hint="0 = no clipping"),
             lambda: check_number(self.weight_decay, "weight_decay", 0),
             lambda: self.target_val_loss is None or check_number(self.target_val_loss, "target_val_loss"),
@@ -193,7 +195,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.model = model.to(self.device)
         self.optimizer = make_optimizer(model, config.lr, config.weight_decay, config.betas, self.device,
-                                        config.optimizer, config.muon_lr, config.muon_qkv)
+                                        config.optimizer, config.muon_lr, config.muon_qkv, config.muon_momentum)
         self.forward_model = torch.compile(model) if config.compile else model  # eval, no DDP
         self.train_model = self.forward_model
         if self.dist.enabled:

@@ -92,6 +92,7 @@ TRAIN_CONFIG_CASES = [
     (dict(grad_clip=-1.0), "grad_clip must be a number >= 0"),
     (dict(weight_decay=NAN), "weight_decay must be a finite number >= 0, got nan"),
     (dict(decay_frac=NAN), r"decay_frac must be in \(0, 1\], got nan"),
+    (dict(muon_momentum=1.0), r"muon_momentum must be a number in \[0, 1\), got 1.0"),
     (dict(progress=1), "progress must be True or False, got 1"),
     (dict(target_val_loss=NAN), "target_val_loss must be a finite number, got nan"),
     (dict(device=None), "device must be a string, got None"),

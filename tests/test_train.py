@@ -223,7 +223,9 @@ def test_muon_step_follows_its_rule_for_square_wide_and_tall_matrices():
     applied to each matrix on its own: W -= lr * sqrt(max(1, m / n)) * orthogonalize(grad + momentum * buffer)."""
     torch.manual_seed(0)
     model = GPT(CONFIG)
-    optimizer = make_optimizer(model, 1e-3, 0.1, (0.9, 0.99), torch.device("cpu"), kind="muon", muon_lr=0.02)
+    momentum = 0.8  # not the default, so the test also shows that make_optimizer passes it on
+    optimizer = make_optimizer(model, 1e-3, 0.1, (0.9, 0.99), torch.device("cpu"), kind="muon", muon_lr=0.02,
+                               muon_momentum=momentum)
     muon = optimizer.param_groups[0]
     assert {tuple(p.shape) for p in muon["params"]} >= {(CONFIG.n_embd, CONFIG.n_embd),
                                                        (4 * CONFIG.n_embd, CONFIG.n_embd),
@@ -233,9 +235,10 @@ def test_muon_step_follows_its_rule_for_square_wide_and_tall_matrices():
         model(torch.randint(0, CONFIG.vocab_size, (4, 16)), torch.randint(0, CONFIG.vocab_size, (4, 16)))[1].backward()
         expected = {}
         for p in muon["params"]:
-            buffer = optimizer.state[p]["momentum_buffer"] * 0.95 + p.grad if step else p.grad.clone()
+            buffer = optimizer.state[p]["momentum_buffer"] * momentum + p.grad if step else p.grad.clone()
             scale = muon["lr"] * max(1.0, p.size(0) / p.size(1)) ** 0.5
-            orthogonal = orthogonalize((p.grad + 0.95 * buffer).to(optimizer.newton_schulz_dtype)).float()
+            nesterov = torch.add(p.grad, buffer, alpha=momentum)  # grad + momentum * buffer, rounded once as in step()
+            orthogonal = orthogonalize(nesterov.to(optimizer.newton_schulz_dtype)).float()
             expected[p] = p.detach() - scale * orthogonal
         optimizer.step()
         for p, value in expected.items():
