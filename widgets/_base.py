@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import anywidget
 import ipywidgets as W
 import traitlets
 
-from .picture import png_b64
+from .picture import announce_once, png_b64
 
 
 class RunHint(anywidget.AnyWidget):
@@ -47,11 +48,15 @@ class View:
         raise NotImplementedError
 
     def _repr_mimebundle_(self, include=None, exclude=None):
+        picture = png_b64(self.figures())
         if self._shown is None:
-            self._shown = W.VBox([RunHint(), self.widget], layout=W.Layout(width="100%"))
+            # The first view of a kernel with no pictures says why, in a line of the live widget: a printed
+            # message would be an extra output, which the stored notebooks do not have.
+            note = announce_once()
+            lines = [RunHint()] + ([W.HTML(f'<span style="color:#a33">{html.escape(note, quote=False)}</span>')] if note else [])
+            self._shown = W.VBox([*lines, self.widget], layout=W.Layout(width="100%"))
             self._shown.add_class("minigpt-view")
         bundle = self._shown._repr_mimebundle_()
-        picture = png_b64(self.figures())
         if picture is not None:
             bundle["image/png"] = picture
         bundle["text/plain"] = repr(self)
