@@ -5,8 +5,9 @@ A checkpoint is a single ``.safetensors`` file (a directory path means ``<dir>/c
 * tensors ``model.<name>`` - the weights (a tied weight is stored once; the JSON says which names share it);
 * tensors ``optimizer.<param index>.<name>`` - AdamW's moments and step counts;
 * the header's metadata ``"minigpt"`` - JSON: model class and ``GPTConfig``, tokenizer (``to_dict``),
-  step, ``TrainConfig``, the optimiser's hyper-parameters, the loss history, and a SHA-256 checksum
-  of the tensor data (names, dtypes, shapes and bytes).
+  step, ``TrainConfig``, the optimiser's hyper-parameters, the loss history, a SHA-256 checksum
+  of the tensor data (names, dtypes, shapes and bytes), ``checksum``, and one of the metadata
+  itself (every other field), ``metadata_checksum``.
 
 safetensors holds only numbers and strings, so loading a checkpoint can never run code (a
 ``torch.load`` of a pickle can). Each save writes a temporary file next to the target and then
@@ -15,11 +16,13 @@ the previous checkpoint whole, and the next successful save removes the temporar
 kill left behind. Randomness needs no saved state: the ``Trainer`` derives every step's seeds
 from ``(seed, rank, step)``.
 
-**Damage is reported, never loaded.** safetensors checks the file's structure; the checksum catches
-flipped bytes inside the tensor data (a bad disk, a broken copy), which would otherwise load as
-weights that are silently wrong. ``load_checkpoint(..., verify=False)`` skips the checksum (it costs
-about a second per GB). Metadata that is not what ``save_checkpoint`` writes is one ``ValueError``
-naming the file and the field.
+**Damage is reported, never loaded.** safetensors checks the file's structure; the checksums catch
+flipped bytes inside the tensor data or the metadata (a bad disk, a broken copy), which would
+otherwise load as weights that are silently wrong, or as ``"step": 2`` where 3 was saved (and
+``--resume`` would repeat a step). ``load_checkpoint(..., verify=False)`` skips both checksums (the
+tensors' costs about a second per GB). Metadata that is not what ``save_checkpoint`` writes is one
+``ValueError`` naming the file and the field. Checkpoints of the earlier format
+``minigpt-checkpoint-v1``, whose metadata had no checksum yet, still load, with their tensor checksum checked.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ from minigpt.checks import is_int, is_number
 from minigpt.config import GPTConfig
 from minigpt.tokenizers import tokenizer_from_dict
 
-FORMAT = "minigpt-checkpoint-v1"
+FORMAT = "minigpt-checkpoint-v2"  # v2: the metadata has a checksum too
+FORMAT_V1 = "minigpt-checkpoint-v1"  # still read: only the tensor data has a checksum
 DEFAULT_NAME = "checkpoint.safetensors"
 MODEL_CLASSES = {"GPT": "minigpt.model", "Seq2Seq": "minigpt.seq2seq"}
 
@@ -112,6 +116,8 @@ def save_checkpoint(
     if optimizer is not None:
         meta["optimizer"] = _optimizer_tensors(optimizer.state_dict(), tensors)
     meta["checksum"] = tensor_checksum(tensors)
+    # of the metadata as a loader will read it back (JSON turns tuples into lists)
+    meta["metadata_checksum"] = metadata_checksum(json.loads(json.dumps(meta)))
     _write_atomically(path, tensors, {"minigpt": json.dumps(meta)})
     return path
 
@@ -200,6 +206,19 @@ def tensor_checksum(tensors: dict[str, torch.Tensor]) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+_CHECKSUM_KEYS = ("checksum", "metadata_checksum")
+
+
+def metadata_checksum(meta: dict) -> str:
+    """SHA-256 of a checkpoint's metadata (as JSON with sorted keys): ``"sha256:<hex>"``.
+
+    It covers every field but the two checksums: the tensor ``checksum`` is checked against the
+    tensors themselves, so a change to it is caught there.
+    """
+    fields = {key: value for key, value in meta.items() if key not in _CHECKSUM_KEYS}
+    return "sha256:" + hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
 def _model_tensors(model) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """``model.<name>`` tensors, each storage once; ``tied`` maps a shared name to the stored one."""
     tensors, tied, seen = {}, {}, {}
@@ -273,18 +292,25 @@ def _read_whole_checkpoint(path: Path, device, verify: bool) -> tuple[dict, dict
         raise ValueError(
             f"{path} is a safetensors file but not a minigpt checkpoint (no valid 'minigpt' metadata)"
         ) from error
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") not in (FORMAT, FORMAT_V1):
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise ValueError(f"checkpoint {path} has format {found!r}; this minigpt reads {FORMAT!r}")
+        raise ValueError(f"checkpoint {path} has format {found!r}; this minigpt reads {FORMAT!r} and {FORMAT_V1!r}")
     problem = _metadata_problem(meta, tensors)
     if problem:
         raise ValueError(f"checkpoint {path} has malformed metadata: {problem}; it is damaged or was not "
                          "written by save_checkpoint, use an earlier copy")
-    if verify and meta.get("checksum") is not None and tensor_checksum(tensors) != meta["checksum"]:
-        raise ValueError(f"checkpoint {path} is corrupt: its tensor data does not match the checksum saved "
-                         "with it (changed bytes on disk or in a copy); use an earlier copy, or load with "
-                         "verify=False to read it anyway")
+    if verify:
+        if meta["format"] == FORMAT and metadata_checksum(meta) != meta["metadata_checksum"]:
+            raise _corrupt(path, "metadata")
+        if meta.get("checksum") is not None and tensor_checksum(tensors) != meta["checksum"]:
+            raise _corrupt(path, "tensor data")
     return meta, tensors
+
+
+def _corrupt(path: Path, part: str) -> ValueError:
+    return ValueError(f"checkpoint {path} is corrupt: its {part} does not match the checksum saved with it "
+                      "(changed bytes on disk or in a copy); use an earlier copy, or load with verify=False "
+                      "to read it anyway")
 
 
 def _check_saved_for(path: Path, saved_config: GPTConfig, saved_tokenizer, config: GPTConfig | None,
@@ -308,7 +334,8 @@ _META_KEYS = ("model_class", "model_config", "tied", "tokenizer", "step", "train
 def _metadata_problem(meta: dict, tensors: dict) -> str | None:
     """What is wrong with a checkpoint's metadata, in a few words; None when it is what
     ``save_checkpoint`` writes. Each field is checked before anything is built from it."""
-    missing = [key for key in _META_KEYS if key not in meta]
+    required = _META_KEYS + (("metadata_checksum",) if meta["format"] == FORMAT else ())
+    missing = [key for key in required if key not in meta]
     if missing:
         return f"missing fields {missing}"
     if meta["model_class"] not in MODEL_CLASSES:
@@ -333,9 +360,12 @@ def _metadata_problem(meta: dict, tensors: dict) -> str | None:
     if history_problem:
         return history_problem
     if meta["optimizer"] is not None:
-        return _optimizer_problem(meta["optimizer"], tensors)
-    if meta.get("checksum") is not None and not isinstance(meta["checksum"], str):
-        return f"checksum is {meta['checksum']!r}, expected a string"
+        optimizer_problem = _optimizer_problem(meta["optimizer"], tensors)
+        if optimizer_problem:
+            return optimizer_problem
+    for key in _CHECKSUM_KEYS:  # the tensor checksum may be null (not checked); the metadata's is required in v2
+        if (meta.get(key) is not None or key in required) and not isinstance(meta[key], str):
+            return f"{key} is {meta[key]!r}, expected a string"
     return None
 
 
@@ -353,10 +383,11 @@ def _history_problem(history) -> str | None:
 
 def _optimizer_problem(optimizer, tensors: dict) -> str | None:
     if not isinstance(optimizer, dict) or not isinstance(optimizer.get("param_groups"), list) \
-            or not all(isinstance(group, dict) for group in optimizer["param_groups"]) \
+            or not all(isinstance(group, dict) and isinstance(group.get("params"), list)
+                       and all(is_int(index) for index in group["params"]) for group in optimizer["param_groups"]) \
             or not isinstance(optimizer.get("scalars"), dict) \
             or not all(isinstance(v, dict) for v in optimizer["scalars"].values()):
-        return "optimizer must hold a list of param_groups and a dict of scalars"
+        return "optimizer must hold a list of param_groups (each with a list of int params) and a dict of scalars"
     indices = list(optimizer["scalars"]) + [key.split(".")[1] for key in tensors if key.startswith("optimizer.")]
     if not all(index.isdigit() for index in indices):
         return f"optimizer state has parameter indices that are not ints: {sorted(set(indices))[:5]}"

@@ -119,19 +119,41 @@ def gpt2_config_from_json(hf: dict) -> GPTConfig:
                      tie_weights=hf.get("tie_word_embeddings", True))
 
 
+def _read_weights(file: Path) -> dict[str, torch.Tensor]:
+    """The tensors of one ``.safetensors`` file, each weight checked to be floating-point and finite.
+
+    A file of integers, or with a NaN or an infinity in it, would load without a word and compute
+    nonsense (or NaN everywhere): it is a ValueError naming the file and the tensor. The causal-mask
+    buffers (dropped unread, and stored as integers by older files) are not checked.
+    """
+    from safetensors.torch import load_file
+
+    tensors = load_file(file)
+    for name, tensor in tensors.items():
+        if name.endswith(_BUFFERS):
+            continue
+        if not tensor.is_floating_point():
+            raise ValueError(f"{file}: tensor {name!r} holds {tensor.dtype} values, but GPT-2's weights are "
+                             "floating-point numbers; give the file of a GPT-2 model")
+        bad = tensor.numel() - int(torch.isfinite(tensor).sum())
+        if bad:
+            raise ValueError(f"{file}: tensor {name!r} holds {bad} NaN or infinite values (of {tensor.numel()}); "
+                             "the file is damaged or the model diverged, use another copy")
+    return tensors
+
+
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict, GPTConfig | None]:
     """(state dict, config or None) from a ``.safetensors`` file or a folder in the hub's format.
 
     The config comes from the folder's ``config.json`` when there is one; for a lone file it is
-    None and ``load_gpt2_state_dict`` infers it from the tensor shapes.
+    None and ``load_gpt2_state_dict`` infers it from the tensor shapes. Every weight is checked (see
+    :func:`_read_weights`).
     """
-    from safetensors.torch import load_file
-
     path = Path(path).expanduser()
     if path.is_file():
         if path.suffix != ".safetensors":
             raise ValueError(f"{path} is not a .safetensors file; give a {WEIGHTS_FILE} or the folder holding it")
-        return load_file(path), None
+        return _read_weights(path), None
     if not path.is_dir():
         raise FileNotFoundError(f"no such file or folder: {path}")
     if (path / WEIGHTS_FILE).is_file():
@@ -142,7 +164,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, GPTConfig | None]:
     else:
         raise FileNotFoundError(f"{path} holds neither {WEIGHTS_FILE} nor {INDEX_FILE}; "
                                 f"save a model there with GPT2LMHeadModel.save_pretrained({str(path)!r})")
-    sd = {name: tensor for file in files for name, tensor in load_file(file).items()}
+    sd = {name: tensor for file in files for name, tensor in _read_weights(file).items()}
     config_file = path / "config.json"
     return sd, gpt2_config_from_json(json.loads(config_file.read_text())) if config_file.is_file() else None
 

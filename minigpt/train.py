@@ -420,7 +420,11 @@ class Trainer:
     def load(self, path) -> None:
         """Resume from a checkpoint written by ``save`` (a path, or a ``Checkpoint`` already loaded):
         the next ``fit`` continues exactly. A Trainer made without a tokenizer takes the checkpoint's,
-        so the checkpoints it writes next can still be sampled from."""
+        so the checkpoints it writes next can still be sampled from.
+
+        Everything is checked before anything changes: a checkpoint that cannot resume this run
+        (another model config, another optimizer, tensors of other shapes) is a ValueError that
+        leaves the model, the optimiser and the step as they were."""
         checkpoint = path if isinstance(path, Checkpoint) else load_checkpoint(
             path, config=self.model.config, tokenizer=self.tokenizer, device=self.device)
         path = checkpoint.path
@@ -429,17 +433,49 @@ class Trainer:
                              f"{_config_diff(checkpoint.config, self.model.config)}")
         if checkpoint.optimizer_state is None:
             raise ValueError(f"checkpoint {path} has no optimiser state, so training cannot resume from it")
-        try:
-            self.model.load_state_dict(checkpoint.model_state)
-            self.optimizer.load_state_dict(checkpoint.optimizer_state)
-        except (RuntimeError, ValueError, KeyError) as error:
-            detail = " ".join(str(error).split())[:300]
-            raise ValueError(f"checkpoint {path} cannot resume this run ({detail}); was it saved with "
-                             f"another optimizer (this run uses {self.config.optimizer!r})?") from None
+        problem = self._resume_problem(checkpoint)
+        if problem:
+            raise ValueError(f"checkpoint {path} cannot resume this run: {problem}")
+        self.model.load_state_dict(checkpoint.model_state)
+        self.optimizer.load_state_dict(checkpoint.optimizer_state)
         self.step = checkpoint.step
         self.history = History(checkpoint.history)
         if self.tokenizer is None:
             self.tokenizer = checkpoint.tokenizer
+
+    def _resume_problem(self, checkpoint: Checkpoint) -> str | None:
+        """Why ``checkpoint`` (saved for this model config, with optimiser state) cannot resume this run,
+        in a few words; None when it can. It finds what the model's or the optimiser's ``load_state_dict``
+        would refuse, before either has changed anything (the model's copies every tensor that fits
+        before it raises)."""
+        kind = self.config.optimizer
+        saved_kind = (checkpoint.train_config or {}).get("optimizer")
+        if isinstance(saved_kind, str) and saved_kind != kind:
+            return (f"it was saved by a run with optimizer {saved_kind!r}, this run uses {kind!r}; "
+                    f"resume it with optimizer={saved_kind!r}")
+        own, saved = self.model.state_dict(), checkpoint.model_state
+        if saved.keys() != own.keys():
+            return (f"its weights do not fit the model: missing {sorted(own.keys() - saved.keys())[:5]}, "
+                    f"unexpected {sorted(saved.keys() - own.keys())[:5]}")
+        for name, tensor in own.items():
+            if saved[name].shape != tensor.shape:
+                return f"its weight {name} has shape {tuple(saved[name].shape)}, the model's {tuple(tensor.shape)}"
+        groups = [group["params"] for group in self.optimizer.param_groups]
+        saved_groups = [group["params"] for group in checkpoint.optimizer_state["param_groups"]]
+        if [len(group) for group in saved_groups] != [len(group) for group in groups]:
+            return (f"its optimiser state has parameter groups of {[len(group) for group in saved_groups]} tensors, "
+                    f"this run's {kind!r} optimiser {[len(group) for group in groups]}; "
+                    "was it saved with another optimizer, or another muon_qkv?")
+        params = {index: param for saved_group, group in zip(saved_groups, groups)
+                  for index, param in zip(saved_group, group)}
+        for index, state in checkpoint.optimizer_state["state"].items():
+            if index not in params:
+                return f"its optimiser state is for parameter {index}, which none of its parameter groups holds"
+            for name, value in state.items():
+                if isinstance(value, torch.Tensor) and value.dim() and value.shape != params[index].shape:
+                    return (f"its optimiser state {name} of parameter {index} has shape {tuple(value.shape)}, "
+                            f"the parameter {tuple(params[index].shape)}")
+        return None
 
 
 def _describe(value) -> str:

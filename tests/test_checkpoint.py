@@ -1,5 +1,6 @@
 """Checkpoints: round trip without pickle, exact resume, atomic writes, and clear loading errors."""
 
+import json
 import os
 import signal
 import subprocess
@@ -158,3 +159,89 @@ def test_other_tokenizer_is_refused(tmp_path):
     with pytest.raises(ValueError, match="different tokenizer: it has char with 12 tokens, you gave char"):
         load_checkpoint(path, tokenizer=other)
     assert load_checkpoint(path, tokenizer=CharTokenizer.from_text("lkjihgfedcba")).step == 0
+
+
+# -- damage to the metadata, and a refused resume that changes nothing ----------------------------
+
+
+def _rewrite_metadata(path, change):
+    """Write ``path`` again with its metadata changed by ``change(meta)`` (tensors untouched)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads(f.metadata()["minigpt"])
+        tensors = {key: f.get_tensor(key) for key in f.keys()}
+    save_file(tensors, str(path), metadata={"minigpt": json.dumps(change(meta))})
+
+
+def test_a_flipped_digit_in_the_metadata_fails_the_checksum(tmp_path):
+    trainer = _trainer(max_iters=3)
+    trainer.fit()
+    path = tmp_path / "ckpt.safetensors"
+    trainer.save(path)
+    data = path.read_bytes()
+    damaged = data.replace(b'\\"step\\": 3,', b'\\"step\\": 2,', 1)  # the first "step" is the checkpoint's own
+    assert len(damaged) == len(data) and damaged != data
+    path.write_bytes(damaged)
+    with pytest.raises(ValueError, match=f"checkpoint {path} is corrupt: its metadata does not match the checksum"):
+        load_checkpoint(path)
+    with pytest.raises(ValueError, match="its metadata does not match the checksum"):
+        _trainer().load(path)  # --resume would have continued from step 2
+    assert load_checkpoint(path, verify=False).step == 2  # the opt-out reads it anyway, for rescue
+
+
+def test_a_checkpoint_of_the_earlier_format_still_loads_and_is_checked(tmp_path):
+    """Checkpoints saved before the metadata had a checksum: their tensor checksum is still checked."""
+    trainer = _trainer(max_iters=3)
+    trainer.fit()
+    path = tmp_path / "old.safetensors"
+    trainer.save(path)
+    _rewrite_metadata(path, lambda meta: {**{k: v for k, v in meta.items() if k != "metadata_checksum"},
+                                          "format": "minigpt-checkpoint-v1"})
+    assert load_checkpoint(path).step == 3
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # a byte of the last tensor
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="its tensor data does not match the checksum"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_the_checksum_type_is_checked_in_checkpoints_with_optimiser_state(tmp_path, verify):
+    trainer = _trainer(max_iters=2)
+    trainer.fit()
+    path = tmp_path / "ckpt.safetensors"
+    trainer.save(path)
+    _rewrite_metadata(path, lambda meta: {**meta, "checksum": 5})
+    with pytest.raises(ValueError, match=f"checkpoint {path} has malformed metadata: checksum is 5, expected a string"):
+        load_checkpoint(path, verify=verify)
+
+
+@pytest.mark.parametrize("saved_with, resumed_with", [("adamw", "muon"), ("muon", "adamw")])
+def test_a_refused_resume_changes_nothing(tmp_path, saved_with, resumed_with):
+    saved = _trainer(max_iters=2, optimizer=saved_with)
+    saved.fit()
+    path = tmp_path / "ckpt.safetensors"
+    saved.save(path)
+    trainer = _trainer(optimizer=resumed_with)
+    weights = {name: tensor.clone() for name, tensor in trainer.model.state_dict().items()}
+    assert not all(torch.equal(weights[name], tensor) for name, tensor in saved.model.state_dict().items())
+    with pytest.raises(ValueError, match=f"checkpoint {path} cannot resume this run: it was saved by a run with "
+                                         f"optimizer '{saved_with}', this run uses '{resumed_with}'"):
+        trainer.load(path)
+    assert all(torch.equal(weights[name], tensor) for name, tensor in trainer.model.state_dict().items())
+    assert trainer.optimizer.state_dict()["state"] == {} and trainer.step == 0
+
+
+def test_optimiser_state_of_another_shape_is_refused_before_anything_changes(tmp_path):
+    """No run settings saved with it (a hand-made checkpoint): the optimiser state itself is compared."""
+    saved = _trainer(max_iters=2)
+    saved.fit()
+    path = save_checkpoint(tmp_path / "ckpt.safetensors", saved.model, optimizer=saved.optimizer, step=2)
+    trainer = _trainer(optimizer="muon")
+    weights = {name: tensor.clone() for name, tensor in trainer.model.state_dict().items()}
+    with pytest.raises(ValueError, match=rf"checkpoint {path} cannot resume this run: its optimiser state has "
+                                         r"parameter groups of \[.*\] tensors, this run's 'muon' optimiser \[.*\]"):
+        trainer.load(path)
+    assert all(torch.equal(weights[name], tensor) for name, tensor in trainer.model.state_dict().items())

@@ -188,3 +188,80 @@ def test_get_batch_rejects_bad_input():
 def test_get_batch_on_cuda():
     x, y = get_batch(torch.arange(100), 2, 4, torch.Generator().manual_seed(0), device="cuda")
     assert x.is_cuda and y.is_cuda and torch.equal(y[:, :-1], x[:, 1:])
+
+
+# -- the token cache: a changed file is noticed, a killed encode's leftovers are removed ------------
+
+TOKEN_TEXT = "To be, or not to be:\nthat is the question.\nWhether 'tis nobler in the mind to suffer\n" * 20
+
+
+@pytest.fixture
+def text_and_tokenizer(tmp_path):
+    from minigpt.tokenizers import CharTokenizer
+
+    path = tmp_path / "text.txt"
+    path.write_text(TOKEN_TEXT, encoding="utf-8")
+    return path, CharTokenizer.from_text(TOKEN_TEXT)
+
+
+def test_a_token_file_changed_on_disk_is_encoded_again_and_said(text_and_tokenizer, tmp_path, capsys):
+    import os
+
+    import numpy as np
+
+    from minigpt.data.tokens import token_cache
+
+    text, tokenizer = text_and_tokenizer
+    folder = tmp_path / "tokens"
+    entry = token_cache(text, tokenizer, folder=folder, progress=False)
+    right = tokenizer.encode(TOKEN_TEXT)
+    shuffled = np.random.default_rng(0).permutation(np.array(right, dtype=entry.meta["dtype"]))
+    assert shuffled.tolist() != right
+    shuffled.tofile(tmp_path / "shuffled")
+    os.replace(tmp_path / "shuffled", entry.bin_path)  # same size, other ids
+    again = token_cache(text, tokenizer, folder=folder, progress=False)
+    assert again.ids().tolist() == right
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and str(entry.bin_path) in err and "checksum" in err and "encoding" in err
+    assert token_cache(text, tokenizer, folder=folder, progress=False).ids().tolist() == right
+    assert capsys.readouterr().err == ""  # the new entry is whole
+
+
+def test_a_token_file_is_checked_once_per_process(text_and_tokenizer, tmp_path, monkeypatch):
+    from minigpt.data import tokens
+    from minigpt.data.corpus import sha256_of
+
+    text, tokenizer = text_and_tokenizer
+    folder = tmp_path / "tokens"
+    tokens.token_cache(text, tokenizer, folder=folder, progress=False)
+    hashed = []
+    monkeypatch.setattr(tokens, "sha256_of", lambda path: hashed.append(path) or sha256_of(path))
+    for _ in range(3):  # written by this process: its checksum is known without reading it again
+        tokens.token_cache(text, tokenizer, folder=folder, progress=False)
+    assert hashed == []
+    monkeypatch.setattr(tokens, "_verified", {})  # as in a new process: nothing checked yet
+    for _ in range(3):
+        tokens.token_cache(text, tokenizer, folder=folder, progress=False)
+    assert len(hashed) == 1
+
+
+def test_a_killed_encodes_leftovers_are_removed_by_the_next_write(text_and_tokenizer, tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    from minigpt.data.tokens import token_cache
+
+    text, tokenizer = text_and_tokenizer
+    folder = tmp_path / "tokens"
+    entry = token_cache(text, tokenizer, folder=folder, progress=False)
+    bin_path, meta_path = entry.bin_path, entry.bin_path.with_suffix(".json")
+    bin_path.unlink()  # as after a kill -9 mid-encode: no entry, a big .part file
+    stale = [folder / f".{bin_path.name}.k1ll3d.part", folder / f".{meta_path.name}.k1ll3d.part"]
+    others = folder / f".{'0' * 20}-{'1' * 20}.bin.other.part"  # another cache's: not ours to judge
+    live = folder / f".{bin_path.name}.wr1t1ng.part"  # another process is writing it right now
+    for path in (*stale, others, live):
+        path.write_bytes(b"\0" * 1000)
+    with open(live, "rb") as writer:
+        fcntl.flock(writer, fcntl.LOCK_EX)  # what a writer holds while it writes
+        again = token_cache(text, tokenizer, folder=folder, progress=False)
+        assert again.ids().tolist() == tokenizer.encode(TOKEN_TEXT)
+        assert not any(path.exists() for path in stale)
+        assert others.exists() and live.exists()

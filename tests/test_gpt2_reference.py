@@ -138,3 +138,20 @@ def test_from_pretrained_errors_say_what_to_give(tmp_path):
     random_hf_gpt2(activation_function="relu").save_pretrained(tmp_path / "relu")
     with pytest.raises(ValueError, match="activation_function='relu'"):
         GPT.from_pretrained(tmp_path / "relu")
+
+
+@pytest.mark.parametrize("damage, pattern", [
+    (lambda t: torch.full_like(t, float("nan")), r"holds 16384 NaN or infinite values \(of 16384\)"),
+    (lambda t: t.to(torch.int32), "holds torch.int32 values"),
+])
+def test_from_pretrained_refuses_weights_that_are_not_finite_floats(tmp_path, damage, pattern):
+    path = hub_format_file(random_hf_gpt2(), tmp_path / "model.safetensors")
+    tensors = safetensors_torch.load_file(path)
+    tensors["h.1.mlp.c_fc.weight"] = damage(tensors["h.1.mlp.c_fc.weight"])
+    tensors["h.0.attn.bias"] = tensors["h.0.attn.bias"].to(torch.uint8)  # a mask buffer: never read, any type
+    safetensors_torch.save_file(tensors, str(path))
+    with pytest.raises(ValueError, match=f"{path}: tensor 'h.1.mlp.c_fc.weight' {pattern}"):
+        GPT.from_pretrained(path)
+    tensors["h.1.mlp.c_fc.weight"] = torch.zeros(64, 256)
+    safetensors_torch.save_file(tensors, str(path))
+    assert GPT.from_pretrained(path).transformer.h[1].mlp.c_fc.weight.abs().sum() == 0  # the check is not in the way

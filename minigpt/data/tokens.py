@@ -13,14 +13,18 @@ touches. This module does the same for any text and any tokenizer of the package
    ``<cache_dir()>/tokens`` (``$MINIGPT_CACHE_DIR``, else ``$XDG_CACHE_HOME/minigpt``, else
    ``~/.cache/minigpt``) as ``<key>.bin`` (the ids, ``uint16`` when the vocabulary fits in
    65,536 ids, else ``uint32``) and ``<key>.json`` (a small sidecar: dtype, token count,
-   tokenizer, the data's hash).
+   tokenizer, the data's hash, the ``.bin``'s own sha256). An entry is used only when its ``.bin``
+   has the size and the sha256 the sidecar records (the sha256 read once per process and file):
+   a ``.bin`` changed on disk is said in one line on stderr and encoded again.
 3. **Encode, streaming** (:func:`encode_stream`). The text is never one Python string: pieces are
    cut after a lone newline, one with a non-space character on both sides. No tokenizer here builds
    a token across such a point (that newline ends the pre-tokenizer's chunk in GPT-2's and GPT-4's
    split patterns, and a character tokenizer has no multi-character tokens), so the pieces' ids joined are exactly the whole text's ids. A text with no
-   such point is read as one piece. Ids are appended to a temporary file beside the cache entry,
-   then ``os.replace`` puts the ``.bin`` and then the ``.json`` in place: a crash or Ctrl-C never
-   leaves a half-written entry that looks finished.
+   such point is read as one piece. Ids are appended to a temporary file beside the cache entry
+   (``.<key>.bin.<random>.part``), then ``os.replace`` puts the ``.bin`` and then the ``.json`` in
+   place: a crash or Ctrl-C never leaves a half-written entry that looks finished. A writer holds
+   a lock on its temporary file, so the next finished write of the same entry can tell the files a
+   killed process left (no lock) from those another process is writing, and removes the former.
 4. **Batches** (:class:`MemmapBatches`): random windows read from the memory map, as ``get_batch``
    cuts them from a tensor (the same generator calls, so a seed fixes every batch).
 """
@@ -28,9 +32,11 @@ touches. This module does the same for any text and any tokenizer of the package
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +46,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from minigpt.data.corpus import cache_dir
+from minigpt.data.corpus import cache_dir, sha256_of
+
+try:
+    import fcntl  # to lock the temporary file being written, so other processes can tell it from a leftover
+except ImportError:  # Windows
+    fcntl = None
 
 READ_BYTES = 1 << 20  # bytes read from disk at a time
 VAL_FRACTION = 0.1  # the last tenth of the tokens (at least one window) is the validation split
@@ -225,53 +236,130 @@ def token_cache(path: str | os.PathLike, tokenizer, *, data_hash: str | None = N
     meta = _encode_to_file(data_files(path), tokenizer, bin_path, progress)
     meta.update(data_sha256=data_hash, tokenizer=tokenizer.to_dict(), source=str(Path(path).expanduser()))
     _write_json_atomically(meta_path, meta)
+    for target in (bin_path, meta_path):
+        _remove_stale_parts(target)
     return TokenFile(bin_path, meta)
 
 
+# the .bin files whose sha256 this process has checked or written: path -> _stamp(path) at that time
+_verified: dict[Path, tuple] = {}
+
+
+def _stamp(path: Path) -> tuple:
+    """What changes when a file is replaced or rewritten, short of reading it."""
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
 def _read_entry(bin_path: Path, meta_path: Path) -> TokenFile | None:
-    """A finished cache entry (sidecar present and the .bin of the size it records), else None."""
+    """A finished cache entry (sidecar present, the .bin of the size and sha256 it records), else None.
+
+    The sha256 is read once per process and file: a .bin this process wrote or checked, and that
+    has not been replaced or rewritten since, is not read again. A sidecar without ``bin_sha256``
+    (written by an earlier minigpt) makes no entry either: the text is encoded again.
+    """
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         expected = meta["num_tokens"] * np.dtype(meta["dtype"]).itemsize
-        if bin_path.stat().st_size == expected:
-            return TokenFile(bin_path, meta)
+        if bin_path.stat().st_size != expected or not isinstance(meta["bin_sha256"], str):
+            return None
+        stamp = _stamp(bin_path)
+        if _verified.get(bin_path) != stamp:
+            if sha256_of(bin_path) != meta["bin_sha256"]:
+                tqdm.write(f"token cache {bin_path} does not match the checksum saved with it (changed on disk); "
+                           "encoding the text again", file=sys.stderr)
+                return None
+            _verified[bin_path] = stamp
+        return TokenFile(bin_path, meta)
     except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return None
+        return None
 
 
 def _encode_to_file(files: list[Path], tokenizer, bin_path: Path, progress: bool) -> dict:
-    """Stream-encode ``files`` into ``bin_path`` (via a temp file and ``os.replace``); returns the sidecar."""
+    """Stream-encode ``files`` into ``bin_path`` (see :func:`_written_atomically`); returns the sidecar."""
     dtype = token_dtype(tokenizer.vocab_size)
-    fd, tmp = tempfile.mkstemp(dir=bin_path.parent, prefix=f".{bin_path.name}.", suffix=".part")
-    count = 0
-    try:
-        with os.fdopen(fd, "wb") as out, _bar(files, "encoding", progress) as bar:
-            def pieces():
-                for text, size in _pieces(files):
-                    yield text
-                    bar.update(size)
+    count, digest = 0, hashlib.sha256()
+    with _written_atomically(bin_path, "wb") as out, _bar(files, "encoding", progress) as bar:
+        def pieces():
+            for text, size in _pieces(files):
+                yield text
+                bar.update(size)
 
-            for ids in encode_stream(pieces(), tokenizer):
-                np.asarray(ids, dtype=dtype).tofile(out)
-                count += len(ids)
-        os.replace(tmp, bin_path)
-    except BaseException:  # including KeyboardInterrupt: no half-written file is left behind
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return {"dtype": dtype.name, "num_tokens": count, "vocab_size": tokenizer.vocab_size}
+        for ids in encode_stream(pieces(), tokenizer):
+            data = np.asarray(ids, dtype=dtype)
+            data.tofile(out)
+            digest.update(data)  # the bytes just written, without a copy
+            count += len(ids)
+    _verified[bin_path] = _stamp(bin_path)
+    return {"dtype": dtype.name, "num_tokens": count, "vocab_size": tokenizer.vocab_size,
+            "bin_sha256": digest.hexdigest()}
 
 
 def _write_json_atomically(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    with _written_atomically(path, "w") as f:
+        json.dump(data, f, ensure_ascii=False)
+
+
+def _part_prefix(target: Path) -> str:
+    """The temporary files for ``target`` are ``.<name>.<random>.part`` in the same folder."""
+    return f".{target.name}."
+
+
+@contextlib.contextmanager
+def _written_atomically(target: Path, mode: str):
+    """Write ``target`` through a temporary file beside it: yields that file, open in ``mode``; when
+    the block ends it replaces ``target`` (``os.replace``, atomic), and an error (Ctrl-C too) deletes
+    it instead, so no half-written file is ever left behind or taken for a finished one.
+
+    The temporary file stays locked (``flock``) until it has replaced ``target``, so that
+    :func:`_remove_stale_parts` in another process never takes it for a killed writer's leftover.
+    Without flock (Windows) it is renamed once closed: Windows renames only closed files.
+    """
+    fd, tmp = _locked_temp_file(target)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False)
-        os.replace(tmp, path)
+        with open(fd, mode, encoding=None if "b" in mode else "utf-8") as f:
+            yield f
+            f.flush()
+            if fcntl is not None:
+                os.replace(tmp, target)
+        if fcntl is None:
+            os.replace(tmp, target)
     except BaseException:
-        os.unlink(tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
         raise
+
+
+def _locked_temp_file(target: Path) -> tuple[int, str]:
+    """A new temporary file for ``target``: its descriptor, locked (where there is flock), and its path."""
+    while True:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_part_prefix(target), suffix=".part")
+        if fcntl is None:
+            return fd, tmp
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(tmp)):
+                return fd, tmp
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # another process took it for a leftover between its creation and the lock: make another
+
+
+def _remove_stale_parts(target: Path) -> None:
+    """Delete the temporary files for ``target`` that a process killed while writing left behind.
+
+    A file that another process is writing is locked, and is left alone. Without flock (Windows) a
+    leftover cannot be told from a file being written, so nothing is deleted there.
+    """
+    if fcntl is None:
+        return
+    for part in target.parent.glob(f"{_part_prefix(target)}*.part"):
+        try:
+            with open(part, "rb") as f:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError while its writer holds it
+                os.unlink(part)
+        except OSError:  # being written, or already removed by another process
+            continue
 
 
 # -- 3. batches from the memory map -------------------------------------------------------------------
