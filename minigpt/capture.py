@@ -14,6 +14,9 @@ records the attention weights of every layer and the residual stream. It uses or
 PyTorch forward hooks, removed when the ``with`` ends, so captures nest and outside them the
 model pays nothing. While the weights are recorded, attention takes its explicit path (the
 fused kernel never materialises them). Captured tensors are detached from the graph.
+
+With ``minigpt.hooks.patch`` on the same point, the one opened first runs first: a capture opened
+before the patch records the value the model computed, a capture opened inside it the patched one.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ from safetensors.torch import save_file
 
 from minigpt.checks import is_int, is_number
 from minigpt.config import GPTConfig
-from minigpt.tokenizers import tokenizer_from_dict
+from minigpt.tokenizers import tokenizer_difference, tokenizer_from_dict
 
 FORMAT = "minigpt-checkpoint-v2"  # v2: the metadata has a checksum too
 FORMAT_V1 = "minigpt-checkpoint-v1"  # still read: only the tensor data has a checksum
@@ -322,9 +322,8 @@ def _check_saved_for(path: Path, saved_config: GPTConfig, saved_tokenizer, confi
         raise ValueError(f"checkpoint {path} was saved for a different model config: {differences}")
     if tokenizer is not None and saved_tokenizer is not None and tokenizer.to_dict() != saved_tokenizer.to_dict():
         raise ValueError(
-            f"checkpoint {path} was trained with a different tokenizer: it has "
-            f"{_describe_tokenizer(saved_tokenizer)}, you gave {_describe_tokenizer(tokenizer)}; "
-            "load it without a tokenizer to use the saved one"
+            f"checkpoint {path} was trained with a different tokenizer (the checkpoint's vs yours: "
+            f"{tokenizer_difference(saved_tokenizer, tokenizer)}); load it without a tokenizer to use the saved one"
         )
 
 
@@ -420,7 +419,3 @@ def _config_diff(saved: GPTConfig, expected: GPTConfig) -> str:
         f"{name}: checkpoint has {saved_d[name]!r}, expected {expected_d[name]!r}"
         for name in saved_d if saved_d[name] != expected_d[name]
     )
-
-
-def _describe_tokenizer(tokenizer) -> str:
-    return f"{getattr(tokenizer, 'name', type(tokenizer).__name__)} with {tokenizer.vocab_size} tokens"

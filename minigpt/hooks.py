@@ -95,7 +95,17 @@ def patch(model: nn.Module, point: str, fn):
     ``point`` is one name from ``hook_points(model)``, optionally with a head index (then ``fn``
     gets and returns that head's slice). Examples of ``fn``: ``torch.zeros_like`` (ablate),
     ``lambda a: clean[:, 3]`` (activation patching: put in what a clean run computed there).
-    Patches nest; each is removed when its ``with`` ends, even on an error.
+    ``fn`` must return a tensor of the activation's shape and dtype (an int or bool tensor in a
+    float model would be cast or fail further on, far from the patch); it gets a copy, so changing
+    it in place changes nothing else. Patches nest; each is removed when its ``with`` ends, even on an error.
+
+    Hooks on one point run in the order they were opened, each seeing what the one before returned:
+    a ``capture`` opened *before* the patch records the activation as the model computed it, one
+    opened *inside* the patch records the patched value::
+
+        with capture(model, "blocks.0.mlp") as before, patch(model, "blocks.0.mlp", torch.zeros_like):
+            with capture(model, "blocks.0.mlp") as after:
+                model(idx)   # before["blocks.0.mlp"]: the MLP's output; after[...]: zeros
     """
     name, head = _split_head(model, point)
     points = find_points(model, name)
@@ -105,10 +115,13 @@ def patch(model: nn.Module, point: str, fn):
 
     def replace(_module, _inputs, output):
         target = output if head is None else output[:, head]
-        new = fn(target)
+        new = fn(target.clone())  # a copy: an in-place fn must not change what an earlier capture recorded
         if not isinstance(new, torch.Tensor) or new.shape != target.shape:
             raise ValueError(f"patch {point!r}: fn must return a tensor shaped {tuple(target.shape)} like its "
                              f"input, got {getattr(new, 'shape', type(new).__name__)}")
+        if new.dtype != target.dtype:
+            raise ValueError(f"patch {point!r}: fn must return a tensor of the activation's dtype {target.dtype}, "
+                             f"got {new.dtype}; e.g. torch.zeros_like(a), or new.to(a.dtype)")
         if head is None:
             return new
         output = output.clone()

@@ -46,6 +46,22 @@ def init_gpt2_style(model: nn.Module, n_layer: int, zero_proj: bool = False) -> 
         # remaining 1-d tensors are norm weights: they stay 1
 
 
+IGNORE_INDEX = -100  # a target that the loss skips (a prompt, padding, an unmasked token), as in F.cross_entropy
+
+
+def next_token_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of logits [B, T, V] against targets [B, T], skipping targets equal to -100.
+
+    The mean is over the real targets: the sum of their losses over their count. A batch whose every
+    target is -100 has none, and its loss is 0 with zero gradients, so it changes nothing; plain
+    ``F.cross_entropy`` would give 0 / 0 = NaN there, and one NaN step fills every weight with NaN.
+    (Counting on the device keeps the training step free of a host synchronisation.)
+    """
+    flat = targets.reshape(-1)
+    summed = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), flat, ignore_index=IGNORE_INDEX, reduction="sum")
+    return summed / (flat != IGNORE_INDEX).sum().clamp(min=1)
+
+
 class GPT(nn.Module):
     """Hook points (see minigpt.hooks): ``embed``, and in each block its output, attention and MLP."""
 
@@ -93,7 +109,7 @@ class GPT(nn.Module):
         logits = self.lm_head(self.transformer.ln_f(x))  # [B, T, V]
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-100)
+            loss = next_token_loss(logits, targets)
             if self.config.mlp == "moe":
                 loss = loss + self.config.moe_aux_loss_weight * self.aux_loss()
         return logits, loss

@@ -13,13 +13,12 @@ Shapes: src [B, S], tgt [B, T], memory [B, S, C], logits [B, T, V].
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from minigpt.attention import attention_bias
 from minigpt.block import Block
 from minigpt.config import GPTConfig
-from minigpt.model import init_gpt2_style
+from minigpt.model import init_gpt2_style, next_token_loss
 from minigpt.norm import make_norm
 from minigpt.positional import make_positions
 
@@ -91,7 +90,7 @@ class Seq2Seq(nn.Module):
         logits = self.decode(tgt, self.encode(src, src_mask), src_mask)
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.reshape(-1), ignore_index=-100)
+            loss = next_token_loss(logits, targets)
         return logits, loss
 
     @torch.no_grad()

@@ -150,6 +150,39 @@ def test_activation_patching_from_a_clean_run_restores_it():
             pass
 
 
+def test_a_capture_opened_before_a_patch_records_the_unpatched_value_and_one_inside_the_patched():
+    torch.manual_seed(0)
+    model = GPT(tiny()).eval()
+    idx = torch.randint(0, 65, (1, 6))
+    with capture(model, "blocks.0.mlp") as plain:
+        model(idx)
+    computed = plain["blocks.0.mlp"][0]
+    assert computed.abs().sum() > 0
+    for ablate in (torch.zeros_like, lambda a: a.zero_()):  # an in-place fn must not change the earlier record
+        with capture(model, "blocks.0.mlp") as before, patch(model, "blocks.0.mlp", ablate):
+            with capture(model, "blocks.0.mlp") as inside:
+                model(idx)
+        assert torch.equal(before["blocks.0.mlp"][0], computed)
+        assert torch.equal(inside["blocks.0.mlp"][0], torch.zeros_like(computed))
+    # one head: the same order rule, and the other heads pass through untouched
+    with capture(model, "blocks.0.attn.head") as before, patch(model, "blocks.0.attn.head.1", lambda a: a.zero_()):
+        with capture(model, "blocks.0.attn.head") as inside:
+            model(idx)
+    head_before, head_inside = before["blocks.0.attn.head"][0], inside["blocks.0.attn.head"][0]
+    assert head_before[:, 1].abs().sum() > 0 and torch.equal(head_inside[:, 1], torch.zeros_like(head_before[:, 1]))
+    assert torch.equal(head_inside[:, [0, 2, 3]], head_before[:, [0, 2, 3]])
+
+
+@pytest.mark.parametrize("point", ["blocks.0.mlp", "blocks.0.attn.weights.2"])
+@pytest.mark.parametrize("make", [lambda a: a.long(), lambda a: a > 0], ids=["int64", "bool"])
+def test_a_patch_of_another_dtype_is_refused(point, make):
+    model = GPT(tiny()).eval()
+    with pytest.raises(ValueError, match=rf"patch '{point}': fn must return a tensor of the activation's dtype "
+                                         r"torch.float32, got torch.(int64|bool)"):
+        with patch(model, point, make):
+            model(torch.zeros(1, 4, dtype=torch.long))
+
+
 def test_the_forward_passes_know_nothing_of_capture():
     for forward in (GPT.forward, Attention.forward, Seq2Seq._stack):
         assert "captur" not in inspect.getsource(forward)

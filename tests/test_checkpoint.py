@@ -156,7 +156,7 @@ def test_other_config_names_the_differing_fields(tmp_path):
 def test_other_tokenizer_is_refused(tmp_path):
     path = save_checkpoint(tmp_path / "ckpt.safetensors", GPT(CONFIG), tokenizer=TOKENIZER)
     other = CharTokenizer.from_text("abcdefghijkm")
-    with pytest.raises(ValueError, match="different tokenizer: it has char with 12 tokens, you gave char"):
+    with pytest.raises(ValueError, match=r"different tokenizer \(the checkpoint's vs yours: token 11 is 'l' vs 'm'\)"):
         load_checkpoint(path, tokenizer=other)
     assert load_checkpoint(path, tokenizer=CharTokenizer.from_text("lkjihgfedcba")).step == 0
 

@@ -1,20 +1,25 @@
 """Every exercise check is fair and never crashes.
 
 Fair: a correct answer passes in whatever form it comes (float64, float16/bfloat16, numpy, numpy
-scalars, requires_grad, another device). Never crashes: None, a list, NaN, an exception or an
-unfinished stub each give NOT YET, with a message that says what came back (returned vs raised).
+scalars, requires_grad, another device). Never crashes: None, a list, NaN, an exception, sys.exit(),
+a loop that never ends or an unfinished stub each give NOT YET, with a message that says what came
+back (returned vs raised vs stopped).
 The checks come from ``minigpt.exercises.solutions.CHECKS``, each with its reference solution.
 """
 
 import math
+import signal
+import threading
+import time
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from minigpt.exercises import _tensor_checks
 from minigpt.exercises._result import Result
-from minigpt.exercises._tensor_checks import NOT_IMPLEMENTED, number_answer, tensor_answer
+from minigpt.exercises._tensor_checks import NOT_IMPLEMENTED, call_learner, number_answer, tensor_answer
 from minigpt.exercises.solutions import CHECKS, MODULES, passing_or_reference
 
 NAMES = list(CHECKS)
@@ -74,6 +79,17 @@ def raising(error):
     return fn
 
 
+LOOP_BOUND_S = 30.0  # the "endless" loop ends here, so a check without a time limit fails the test instead of hanging
+
+
+def never_returning(*args, **kwargs):
+    """A loop that never ends, as far as a check with a shorter time limit can tell (``while True`` with
+    a bound, so the test ends even where nothing stops it)."""
+    deadline = time.monotonic() + LOOP_BOUND_S
+    while time.monotonic() < deadline:
+        pass
+
+
 def run(check, fns) -> Result:
     result = check(*fns)
     assert isinstance(result, Result), f"{check.__name__} returned {result!r}, not a Result"
@@ -84,7 +100,7 @@ def run(check, fns) -> Result:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_every_check_is_fair_and_never_crashes(name):
+def test_every_check_is_fair_and_never_crashes(name, monkeypatch):
     check = CHECKS[name]
     n = len(check.reference)
 
@@ -105,6 +121,47 @@ def test_every_check_is_fair_and_never_crashes(name):
     stub = run(check, [raising(NotImplementedError())] * n)
     assert not stub.passed and stub.message == NOT_IMPLEMENTED, repr(stub)
     assert repr(stub).startswith("NOT YET: not implemented yet — ")
+    exits = run(check, [raising(SystemExit(3))] * n)
+    assert not exits.passed and "called sys.exit(3)" in exits.message, repr(exits)
+    monkeypatch.setattr(_tensor_checks, "TIME_LIMIT_S", 0.2)
+    endless = run(check, [never_returning] * n)
+    assert not endless.passed and "ran longer than 0.2 s, so the check stopped it" in endless.message, repr(endless)
+
+
+def test_ctrl_c_still_interrupts_a_check():
+    with pytest.raises(KeyboardInterrupt):
+        CHECKS["check_attention"](raising(KeyboardInterrupt()))
+
+
+def test_the_time_limit_leaves_the_alarm_as_it_was(monkeypatch):
+    monkeypatch.setattr(_tensor_checks, "TIME_LIMIT_S", 0.05)
+    handler = signal.getsignal(signal.SIGALRM)
+    assert "ran longer than 0.05 s" in call_learner(never_returning).message
+
+    def swallowing():
+        try:
+            never_returning()
+        except Exception:  # noqa: BLE001 - what a learner's code may do; the stop is no Exception
+            return "swallowed"
+
+    assert "ran longer than 0.05 s" in call_learner(swallowing).message
+    assert call_learner(lambda: 7) == 7
+    assert signal.getsignal(signal.SIGALRM) is handler and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_no_time_limit_outside_the_main_thread(monkeypatch):
+    """SIGALRM reaches the main thread only: elsewhere the learner's function runs as long as it takes."""
+    monkeypatch.setattr(_tensor_checks, "TIME_LIMIT_S", 0.05)
+    results = []
+
+    def slow():
+        time.sleep(0.3)
+        return "done"
+
+    worker = threading.Thread(target=lambda: results.append(call_learner(slow)))
+    worker.start()
+    worker.join(timeout=LOOP_BOUND_S)
+    assert results == ["done"]
 
 
 def test_every_check_of_every_module_is_registered_with_a_reference():

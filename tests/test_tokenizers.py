@@ -7,6 +7,7 @@ GPT-2 tokenizer tests need files: tiktoken's encodings, found through TIKTOKEN_C
 import json
 import os
 import random
+import reprlib
 from collections import Counter
 
 import pytest
@@ -22,6 +23,7 @@ from minigpt.tokenizers import (
     TiktokenTokenizer,
     Tokenizer,
     WordTokenizer,
+    tokenizer_difference,
     tokenizer_from_dict,
     train_steps,
 )
@@ -219,6 +221,36 @@ def test_bpe_save_load_round_trip(bpe, tmp_path):
     assert tokenizer_from_dict(json.loads(json.dumps(bpe.to_dict()))).merge_counts == bpe.merge_counts
     with pytest.raises(TypeError, match="Tokenizer.load"):
         CharTokenizer.load(path)
+
+
+def test_save_into_a_missing_folder_names_the_path_not_a_temp_file(tmp_path):
+    target = tmp_path / "no such folder" / "char.json"
+    with pytest.raises(FileNotFoundError) as error:
+        CharTokenizer.from_text("abc").save(target)
+    assert str(error.value) == (f"cannot save the tokenizer to {target}: the folder {target.parent} does not exist; "
+                                "create it first, e.g. os.makedirs(folder, exist_ok=True)")
+    assert not tmp_path.joinpath("no such folder").exists()
+
+
+def test_tokenizer_difference_names_what_differs(play, bpe):
+    char = CharTokenizer.from_text("abcdefgh")
+    assert tokenizer_difference(char, CharTokenizer.from_text("abcdefgh")) == ""
+    # same kind and size: "char with 8 tokens" twice would say nothing, the first differing token does
+    assert tokenizer_difference(char, CharTokenizer.from_text("abcdxfgh")) == "token 4 is 'e' vs 'f'"
+    assert tokenizer_difference(char, CharTokenizer.from_text("abcdefghi")) == "8 vs 9 tokens"
+    assert tokenizer_difference(char, CharTokenizer.from_text("abcdefg ")) == "token 0 is 'a' vs '␣'"
+    assert tokenizer_difference(char, CharTokenizer(list("abcdefgh"), unknown="?")) == (
+        "8 vs 9 tokens")  # "?" is appended: the first 8 ids read the same
+    assert tokenizer_difference(char, CharTokenizer(list("abcdefgh"), name="mine")) == (
+        "the same 8 tokens, but name 'char' vs 'mine'")
+    assert tokenizer_difference(char, WordTokenizer(list("abcdefgh"))) == (
+        "a char tokenizer with 8 tokens vs a word tokenizer with 8 tokens")
+    # BPE: other merges read as other tokens; the same merges under another split pattern name the pattern
+    other = BPETokenizer.train(play[::-1], vocab_size=bpe.vocab_size, progress=False)
+    assert tokenizer_difference(bpe, other) == f"token 256 is {bpe.token_str(256)!r} vs {other.token_str(256)!r}"
+    resplit = tokenizer_from_dict({**bpe.to_dict(), "pattern": r"\S+|\s+"})
+    assert tokenizer_difference(bpe, resplit) == (f"the same {bpe.vocab_size} tokens, but pattern "
+                                                  f"{reprlib.repr(GPT4_SPLIT_PATTERN)} vs {reprlib.repr(resplit.pattern)}")
 
 
 def test_bpe_rejects_bad_arguments():

@@ -186,6 +186,23 @@ def test_embedding_validation():
         EmbeddingSpace3D(np.full((3, 4), np.nan), ["a", "b", "c"])
 
 
+@pytest.mark.parametrize("make, message", [
+    (lambda: AttentionView(None, np.eye(3)), r"tokens must be a list of token strings, got None \(NoneType\)"),
+    (lambda: AttentionView(list("abc"), np.ones((1, 1, 2, 3)) / 3, query_tokens=5),
+     r"query_tokens must be a list of token strings, got 5 \(int\)"),
+    (lambda: EmbeddingSpace3D(np.zeros((3, 4)), None), r"labels must be a list of strings, one per row of vectors, got None"),
+    (lambda: EmbeddingSpace3D(np.zeros((3, 4)), "abc"), "labels must be a list of strings, one per row of vectors, not one string"),
+    (lambda: EmbeddingSpace3D(np.zeros((3, 4)), list("abc"), groups=3), r"groups must be a list of strings, .*got 3 \(int\)"),
+    (lambda: EmbeddingSpace3D.contextual({"a": np.zeros((2, 4))}, step_labels=2), "step_labels must be a list of strings"),
+    (lambda: TokenView("hi", None), "tokenizers: a tokenizer needs encode"),
+    (lambda: TokenView("hi", [CharTokenizer.from_text("hi"), None]), "tokenizers: a tokenizer needs encode.*got NoneType"),
+])
+def test_views_name_the_argument_that_is_none_or_not_a_list(make, message):
+    """Not "'NoneType' object is not iterable" from deep inside: the view says which argument is wrong."""
+    with pytest.raises(TypeError, match=message):
+        make()
+
+
 # ----------------------------------------------------------------------------- tokens
 
 
@@ -247,6 +264,20 @@ def test_positional_view_draws_the_package_tables():
         np.testing.assert_array_equal(t.y, tables["rope_sin"][:, i])
     assert f"slope {tables['alibi_slopes'][2]:.3g}" in view.figure().layout.annotations[2].text
     assert repr(view) == "PositionalEncodingView(max_len=12, dim=8, n_heads=4)"
+
+
+def test_positional_view_alibi_head_is_checked_and_a_shown_view_follows_it():
+    view = PositionalEncodingView(positional_tables(max_len=6, dim=4, n_heads=4))
+    for head, error in ((4, ValueError), (-1, ValueError), (1.0, TypeError), (True, TypeError)):
+        with pytest.raises(error, match=rf"alibi_head must be an int in 0..3, got {head!r}"):
+            view.alibi_head = head
+    assert view.alibi_head == 0
+    view.widget
+    picker, pane = view.widget.children
+    view.alibi_head = 3
+    assert picker.value == 3 and "ALiBi bias, head 3" in pane.figure
+    picker.value = 1
+    assert view.alibi_head == 1 and "ALiBi bias, head 1" in pane.figure
 
 
 def test_positional_view_names_a_table_that_is_missing_or_the_wrong_shape():
@@ -352,6 +383,19 @@ def test_dashboard_is_a_tolerant_trainer_callback():
     assert "1,002 tokens/s" in sent["layout"]["title"]["text"]
     assert "To be &lt;or&gt; not" in dash._sample.value
     assert repr(dash) == "TrainingDashboard(train_points=3, val_points=1)"
+
+
+def test_dashboard_refuses_a_step_that_is_not_a_whole_number():
+    dash = TrainingDashboard(min_interval=0.0)
+    for step, error in (("abc", TypeError), (1.5, TypeError), (None, TypeError), (-1, ValueError)):
+        with pytest.raises(error, match=rf"info\['step'\] \(the training step\) must be an int >= 0, got {step!r}"):
+            dash.on_step(None, {"step": step, "train_loss": 3.0})
+        with pytest.raises(error, match=r"info\['step'\]"):
+            dash.on_eval(None, {"step": step, "val_loss": 3.0})
+    assert dash.history == {"train": [], "val": [], "tokens_per_s": []}  # nothing drawn at a made-up step
+    dash.on_step(None, {"step": np.int64(4), "train_loss": 3.0})
+    dash.on_step(None, {"train_loss": 2.0})  # no step: the next index
+    assert dash.history["train"] == [(4, 3.0), (1, 2.0)]
 
 
 def test_dashboard_shows_the_sample_box_once_there_is_a_sample():

@@ -25,13 +25,30 @@ def check_finite(arr: np.ndarray, name: str, axes: tuple[str, ...]) -> None:
         raise ValueError(f"{name} contains NaN or inf (first at {position}); check the model/capture for overflow")
 
 
+def check_strings(values, name: str, what: str, example: str) -> list[str]:
+    """``values`` (one label per position or point) as a list of str; ``None``, one string or a number
+    is a TypeError naming ``name``, not a failure deep inside the view. ``what`` says what the strings
+    are ("token strings"), ``example`` how to make them."""
+    if isinstance(values, str):
+        raise TypeError(f"{name} must be a list of {what}, not one string; e.g. {example}")
+    if not hasattr(values, "__iter__") or isinstance(values, bytes):
+        raise TypeError(f"{name} must be a list of {what}, got {values!r} ({type(values).__name__}); e.g. {example}")
+    return [str(v) for v in values]
+
+
 def check_tokens(tokens, name: str = "tokens") -> list[str]:
-    if isinstance(tokens, str):
-        raise TypeError(f"{name} must be a list of token strings, not one string; e.g. tokenizer.tokenize(text)")
-    tokens = [str(t) for t in tokens]
+    tokens = check_strings(tokens, name, "token strings", "tokenizer.tokenize(text)")
     if not tokens:
         raise ValueError(f"{name} is empty: pass at least one token (was the text empty?)")
     return tokens
+
+
+def check_tokenizer(tokenizer, name: str = "tokenizer"):
+    """``tokenizer`` if it has ``encode`` and ``token_str`` (every minigpt tokenizer does), else a TypeError naming ``name``."""
+    if not (hasattr(tokenizer, "encode") and hasattr(tokenizer, "token_str")):
+        raise TypeError(f"{name}: a tokenizer needs encode(text) and token_str(id), as every minigpt tokenizer has; got "
+                        f"{type(tokenizer).__name__} (wrap a tiktoken encoding in minigpt.tokenizers.TiktokenTokenizer)")
+    return tokenizer
 
 
 def check_text(text) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane, make_figure
-from ._validate import check_number
+from ._validate import check_int, check_number
 
 
 def _number(info: dict, key: str):
@@ -54,7 +54,11 @@ class TrainingDashboard(View):
     # ---------------------------------------------------------------- callbacks
 
     def _step(self, info: dict) -> int:
-        return int(info.get("step", len(self.history["train"])))
+        """The x of this point: ``info["step"]``, an int >= 0 (a float or text is refused, not rounded or
+        plotted at a made-up place); without one, the next train point's index."""
+        if "step" not in info:
+            return len(self.history["train"])
+        return check_int(info["step"], "info['step'] (the training step)", 0)
 
     def on_step(self, trainer, info: dict) -> None:
         loss = _number(info, "train_loss")

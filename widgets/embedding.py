@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane, make_figure
-from ._validate import as_float_array, check_bool, check_finite, check_int
+from ._validate import as_float_array, check_bool, check_finite, check_int, check_strings
 
 
 def pca(vectors: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -88,10 +88,11 @@ class EmbeddingSpace3D(View):
         if x.ndim != 2 or x.shape[0] == 0:
             raise ValueError(f"vectors must have shape [N, D] with N >= 1, got {tuple(x.shape)}")
         check_finite(x, "vectors", ("row", "dim"))
-        self.labels = [str(label) for label in labels]
+        self.labels = check_strings(labels, "labels", "strings, one per row of vectors", "['king', 'queen']")
         if len(self.labels) != len(x):
             raise ValueError(f"got {len(self.labels)} labels for {len(x)} vectors; pass one label per row")
-        self.groups = None if groups is None else [str(g) for g in groups]
+        self.groups = None if groups is None else check_strings(groups, "groups", "strings, one per row of vectors",
+                                                                "['royal', 'royal'] (or leave it out)")
         if self.groups is not None and len(self.groups) != len(x):
             raise ValueError(f"got {len(self.groups)} groups for {len(x)} vectors; pass one group per row")
         self.vectors, self.title = x, title
@@ -116,7 +117,8 @@ class EmbeddingSpace3D(View):
         if len(steps) != 1 or any(a.ndim != 2 for a in arrays.values()):
             raise ValueError("every path must be an array [steps, D] with the same number of steps")
         n = steps.pop()
-        step_labels = [f"L{i}" for i in range(n)] if step_labels is None else [str(s) for s in step_labels]
+        step_labels = ([f"L{i}" for i in range(n)] if step_labels is None
+                       else check_strings(step_labels, "step_labels", "strings, one per step", "['embed', 'block 0']"))
         view = cls(
             np.concatenate(list(arrays.values())),
             [f"{name} {step}" for name in arrays for step in step_labels],

@@ -20,7 +20,7 @@ from plotly.subplots import make_subplots
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane
-from ._validate import as_float_array
+from ._validate import as_float_array, check_int
 
 
 def _shapes(T: int, C: int, H: int) -> dict[str, tuple[int, ...]]:
@@ -59,8 +59,20 @@ class PositionalEncodingView(View):
     def __init__(self, tables):
         self.tables = _checked_tables(tables)
         (self.max_len, self.dim), (self.n_heads,) = self.tables["sinusoidal"].shape, self.tables["alibi_slopes"].shape
-        self.alibi_head = 0
         self._widget = None
+        self.alibi_head = 0
+
+    @property
+    def alibi_head(self) -> int:
+        """The head whose ALiBi bias is drawn, in ``0 .. n_heads - 1``; setting it checks the range
+        (a negative index would silently pick a head from the end)."""
+        return self._alibi_head
+
+    @alibi_head.setter
+    def alibi_head(self, head: int) -> None:
+        self._alibi_head = check_int(head, "alibi_head", 0, self.n_heads - 1)
+        if self._widget is not None:
+            self._head_picker.value = self._alibi_head  # a shown view follows (the dropdown redraws it)
 
     def __repr__(self) -> str:
         return f"PositionalEncodingView(max_len={self.max_len}, dim={self.dim}, n_heads={self.n_heads})"
@@ -113,13 +125,14 @@ class PositionalEncodingView(View):
     def widget(self) -> W.Widget:
         if self._widget is None:
             pane = PlotlyPane(self.figure())
-            head = W.Dropdown(options=list(range(self.n_heads)), value=self.alibi_head, description="ALiBi head")
+            self._head_picker = W.Dropdown(options=list(range(self.n_heads)), value=self.alibi_head,
+                                           description="ALiBi head")
 
             def change(event):
                 self.alibi_head = event["new"]
                 pane.show(self.figure())
 
-            head.observe(change, names="value")
-            self._widget = W.VBox([head, pane])
+            self._head_picker.observe(change, names="value")
+            self._widget = W.VBox([self._head_picker, pane])
             self._widget.add_class("minigpt-positional-view")
         return self._widget

@@ -17,17 +17,16 @@ import ipywidgets as W
 from . import theme
 from ._base import View
 from ._plotly import make_figure
-from ._validate import check_text
+from ._validate import check_text, check_tokenizer
+
 
 def token_pieces(tokenizer, text: str) -> list[tuple[int, str]]:
     """[(id, display string)] for ``text``: the tokenizer's own ``token_str(id)``, shown as given.
 
     Every minigpt tokenizer has ``token_str``, which makes whitespace and partial characters visible
     (``minigpt.tokenizers.visible``: "␣", "\\n", "<0xE2>"), so the view and a printed token agree.
+    ``tokenizer`` is one :func:`check_tokenizer` accepted.
     """
-    if not (hasattr(tokenizer, "encode") and hasattr(tokenizer, "token_str")):
-        raise TypeError(f"a tokenizer needs encode(text) and token_str(id), as every minigpt tokenizer has; got "
-                        f"{type(tokenizer).__name__} (wrap a tiktoken encoding in minigpt.tokenizers.TiktokenTokenizer)")
     return [(int(i), str(tokenizer.token_str(int(i)))) for i in tokenizer.encode(text)]
 
 
@@ -53,7 +52,8 @@ class TokenView(View):
     """
 
     def __init__(self, text: str, tokenizers):
-        self.tokenizers = list(tokenizers) if isinstance(tokenizers, (list, tuple)) else [tokenizers]
+        self.tokenizers = [check_tokenizer(t, "tokenizers")
+                           for t in (tokenizers if isinstance(tokenizers, (list, tuple)) else [tokenizers])]
         if not self.tokenizers:
             raise ValueError("tokenizers is empty: pass at least one tokenizer")
         self._html = W.HTML()

@@ -161,5 +161,10 @@ def load_text(name: str | None = "tinyshakespeare", path: str | os.PathLike | No
         path = Path(path).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"load_text: {path} is not a file; pass the path of a UTF-8 text file")
-        return path.read_text(encoding="utf-8")
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:  # read whole, so error.start is the byte's offset in the file
+            raise ValueError(f"load_text: {path} is not UTF-8 text: byte {error.start} "
+                             f"(0x{error.object[error.start]:02x}) cannot be decoded ({error.reason}); "
+                             "pass a text file, saved as UTF-8") from None
     return corpus_path(name, path).read_text(encoding="utf-8")

@@ -10,7 +10,9 @@ The checks are fair and never crash (see ``_tensor_checks``):
   Python or numpy numbers;
 - a wrong answer returns ``passed=False`` (it does not raise), so a notebook keeps running, and the
   message says what came back: "your function returned None" is not "your function raised ...";
-- an exercise stub that still raises ``NotImplementedError`` gets "NOT YET: not implemented yet".
+- an exercise stub that still raises ``NotImplementedError`` gets "NOT YET: not implemented yet";
+- a function that calls ``sys.exit()``, or runs longer than ``_tensor_checks.TIME_LIMIT_S`` (60 s; a loop
+  that never ends), gets NOT YET saying so; Ctrl-C still interrupts a check.
 
 Every check carries its reference solution as ``check.reference``; ``minigpt.exercises.solutions``
 lists them all (``CHECKS``) and lets a notebook go on with the reference until the learner's

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import signal
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -44,20 +47,75 @@ def not_implemented() -> Result:
     return failed(NOT_IMPLEMENTED, _NOT_IMPLEMENTED_HINT)
 
 
+# One call of the learner's function may run this long. The slowest reference answer takes ~0.1 s (a
+# speculative-decoding round, a flash-attention pass with memory tracing), so even a version that loops
+# over single numbers where the reference uses whole tensors finishes well inside it on a slow laptop.
+TIME_LIMIT_S = 60.0
+
+
+class _RanTooLong(BaseException):
+    """Raised inside the learner's function when its time is up. A BaseException, like KeyboardInterrupt,
+    so an ``except Exception`` in the learner's own code does not swallow it."""
+
+
+@contextmanager
+def _time_limit(seconds: float):
+    """Stop the code inside the ``with`` after ``seconds`` by raising :class:`_RanTooLong` in it.
+
+    It uses SIGALRM (``signal.setitimer``), so it works on POSIX (Linux, macOS) in the main thread, which
+    is where a Jupyter kernel runs cells. Elsewhere there is no limit: on Windows (no SIGALRM), in another
+    thread (signals reach the main thread only), and while another real-time timer is armed (an enclosing
+    ``_time_limit``, pytest-timeout), which keeps its own. One long torch operation is stopped only when it
+    returns (Python handles signals between its own steps).
+    """
+    if (not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread()
+            or signal.getitimer(signal.ITIMER_REAL)[0] > 0):
+        yield
+        return
+    inside = True
+
+    def time_is_up(_signum, _frame):
+        if inside:  # a signal handled after the code finished is too late to stop anything
+            raise _RanTooLong
+
+    previous = signal.signal(signal.SIGALRM, time_is_up)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        inside = False
+        signal.setitimer(signal.ITIMER_REAL, 0)  # disarm before the old handler is back (SIGALRM's default kills)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def call_learner(fn, *args, hint: str = "run it on small tensors in a cell of its own and print the shape after each step.",
                  name: str = "your function", **kwargs):
-    """fn(*args, **kwargs), or a failed Result explaining the exception it raised.
+    """fn(*args, **kwargs), or a failed Result explaining what went wrong. Every check calls the learner's
+    code through here, so this is the one place that makes sure it cannot stop a check:
 
-    ``raise NotImplementedError`` (an exercise stub not done yet) gets :func:`not_implemented`.
+    * ``raise NotImplementedError`` (an exercise stub not done yet) gets :func:`not_implemented`;
+    * any other exception, and ``sys.exit()`` (SystemExit), is reported as NOT YET, never raised;
+    * a call that runs longer than :data:`TIME_LIMIT_S` (a loop that never ends) is stopped and reported
+      (see :func:`_time_limit` for where that works: POSIX, main thread); Ctrl-C still interrupts.
+
     A Result is how a check reports, so one coming back from the learner's function is not an answer.
     """
     if not callable(fn):
         return failed(f"the check needs your function itself, but it got {describe(fn)}.",
                       "pass the function by its name, without calling it: check_...(my_function), not my_function(...).")
     try:
-        out = fn(*args, **kwargs)
+        with _time_limit(TIME_LIMIT_S):
+            out = fn(*args, **kwargs)
     except NotImplementedError:
         return not_implemented()
+    except _RanTooLong:
+        return failed(f"{name} ran longer than {TIME_LIMIT_S:g} s, so the check stopped it.",
+                      "look for a loop that never ends (a `while` whose condition stays true, an index that never "
+                      "moves); try your function on a small input in a cell of its own.")
+    except SystemExit as error:  # sys.exit() or exit(): would end the check (and a script) without a word
+        called = "sys.exit()" if error.code is None else f"sys.exit({error.code!r})"
+        return failed(f"{name} called {called}, which ends the program instead of returning an answer.",
+                      "return the value the exercise asks for; remove the sys.exit() (or exit()) call.")
     except Exception as error:  # the learner's code: report, never crash the notebook
         return failed(f"{name} raised {type(error).__name__}: {error}", hint)
     if isinstance(out, Result):

@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 import torch
 
+from minigpt.checks import WrongType
 from minigpt.exercises._result import Result, failed, passed, with_reference
-from minigpt.exercises._tensor_checks import as_tensor, call_learner, close, tensor_answer
+from minigpt.exercises._tensor_checks import as_tensor, call_learner, close, describe, tensor_answer
 
 
 def next_token_distribution(model: torch.nn.Module, idx: torch.Tensor) -> torch.Tensor:
@@ -35,7 +36,12 @@ def _tiny_model() -> torch.nn.Module:
 @with_reference(next_token_distribution)
 def check_next_token_distribution(learner_fn: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor],
                                   model: torch.nn.Module | None = None) -> Result:
-    """Compare ``learner_fn(model, idx)`` with :func:`next_token_distribution` on a small GPT."""
+    """Compare ``learner_fn(model, idx)`` with :func:`next_token_distribution` on a small GPT, or on
+    ``model`` (a minigpt model: a torch module with ``config.vocab_size``) when one is given."""
+    if model is not None and not (isinstance(model, torch.nn.Module) and hasattr(getattr(model, "config", None),
+                                                                                 "vocab_size")):
+        raise WrongType(f"model must be a minigpt model (a torch.nn.Module with config.vocab_size, e.g. GPT(config)), "
+                        f"got {describe(model)}; or leave it out to check on a small GPT made for the check")
     model = _tiny_model() if model is None else model.eval()
     vocab = model.config.vocab_size
     generator = torch.Generator().manual_seed(0)

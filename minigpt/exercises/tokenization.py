@@ -19,8 +19,7 @@ from collections.abc import Callable
 import regex
 
 from minigpt.exercises._result import Result, failed, passed, with_reference
-from minigpt.exercises._tensor_checks import (NOT_IMPLEMENTED, call_learner, int_list_answer, not_implemented,
-                                               number_answer, returned)
+from minigpt.exercises._tensor_checks import NOT_IMPLEMENTED, call_learner, int_list_answer, number_answer, returned
 from minigpt.tokenizers.bpe import GPT4_SPLIT_PATTERN, merge, train_steps
 
 _PAIR_CASES = (
@@ -147,13 +146,11 @@ def check_bpe_training(learner_get_pair_counts: Callable, learner_merge: Callabl
             return failed(f"{name} is not right yet: {result.message}", result.hint)
     text = text if text is not None else "To be, or not to be, that is the question:\n" * 3 + "the theatre of the thane"
     want = [step.pair for step in train_steps(text, num_merges)]
-    try:
-        got = train_merges(text, num_merges, learner_get_pair_counts, learner_merge)
-    except NotImplementedError:
-        return not_implemented()
-    except Exception as error:
-        return failed(f"training with your functions raised {type(error).__name__}: {error}",
-                      "run check_get_pair_counts and check_merge first; they say which function is wrong")
+    got = call_learner(train_merges, text, num_merges, learner_get_pair_counts, learner_merge,
+                       name="training with your functions",
+                       hint="run check_get_pair_counts and check_merge first; they say which function is wrong")
+    if isinstance(got, Result):
+        return got
     for k, (g, w) in enumerate(zip(got, want)):
         if g != w:
             return failed(f"merge {k} differs: your functions merged {g}, minigpt's BPE merged {w}",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import reprlib
 import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -110,7 +111,11 @@ class Tokenizer(ABC):
     def save(self, path: str | os.PathLike) -> None:
         """Write ``to_dict()`` as JSON, atomically (temp file in the same folder, then os.replace)."""
         path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        except FileNotFoundError:  # its message would name the temp file, which the learner never asked for
+            raise FileNotFoundError(f"cannot save the tokenizer to {path}: the folder {path.parent} does not exist; "
+                                    "create it first, e.g. os.makedirs(folder, exist_ok=True)") from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(self.to_dict(), f, ensure_ascii=False)
@@ -150,3 +155,39 @@ def tokenizer_from_dict(d: dict) -> Tokenizer:
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         problem = f"missing field {error}" if isinstance(error, KeyError) else str(error)
         raise ValueError(f"not a valid saved {d['type']!r} tokenizer: {problem}") from None
+
+
+def tokenizer_difference(first: Tokenizer, second: Tokenizer) -> str:
+    """What tells two tokenizers apart, in a few words, ``first``'s side before ``second``'s; "" when
+    they are the same (equal ``to_dict()``).
+
+    Two tokenizers of one kind and size look alike by name and size alone ("char with 65 tokens"),
+    so this names the first token id they read differently, or else the first field that differs::
+
+        >>> tokenizer_difference(CharTokenizer(list("abc")), CharTokenizer(list("abd")))
+        "token 2 is 'c' vs 'd'"
+        >>> tokenizer_difference(CharTokenizer(list("ab")), CharTokenizer(list("abc")))
+        '2 vs 3 tokens'
+        >>> tokenizer_difference(CharTokenizer(list("ab")), CharTokenizer(list("ab"), name="mine"))
+        "the same 2 tokens, but name 'char' vs 'mine'"
+    """
+    a, b = first.to_dict(), second.to_dict()
+    if a == b:
+        return ""
+    if a["type"] != b["type"]:
+        return (f"a {a['type']} tokenizer with {first.vocab_size} tokens vs "
+                f"a {b['type']} tokenizer with {second.vocab_size} tokens")
+    parts = []
+    if first.vocab_size != second.vocab_size:
+        parts.append(f"{first.vocab_size} vs {second.vocab_size} tokens")
+    for token_id in range(min(first.vocab_size, second.vocab_size)):
+        mine, theirs = first.token_str(token_id), second.token_str(token_id)
+        if mine != theirs:
+            parts.append(f"token {token_id} is {mine!r} vs {theirs!r}")
+            break
+    if not parts:  # every id reads the same: a setting differs (the BPE split pattern, the name, ...)
+        field = next(key for key in dict.fromkeys([*a, *b]) if a.get(key) != b.get(key))
+        # reprlib shortens a long value (6 list items, 30 characters of a string): a merge list fits in a message
+        parts.append(f"the same {first.vocab_size} tokens, but {field} {reprlib.repr(a.get(field))} vs "
+                     f"{reprlib.repr(b.get(field))}")
+    return "; ".join(parts)
