@@ -19,6 +19,17 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 
+def pytest_configure(config):
+    """``python -m pytest`` runs the notebooks too, strictly: nbval on, with the course's sanitizer, unless the
+    command line chose a nbval mode itself (``--nbval-lax``). Set here rather than in ``addopts``, so that
+    ``pytest tests/...`` also works where nbval is not installed (the core install) or with ``--nbval-lax``."""
+    option = config.option
+    if hasattr(option, "nbval") and not (option.nbval or option.nbval_lax):
+        option.nbval = True
+    if hasattr(option, "nbval_sanitize_with") and option.nbval_sanitize_with is None:
+        option.nbval_sanitize_with = str(Path(__file__).resolve().parent / "notebooks" / "sanitize.cfg")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """Notebook kernels start in this hook's wake: tell them never to download GPT-2 (548 MB) during a test run.

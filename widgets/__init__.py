@@ -9,13 +9,21 @@ reader (an untrusted notebook, GitHub, HTML and PDF exports); see ``widgets.pict
 Imports only numpy, plotly, ipywidgets and anywidget (kaleido and Pillow for pictures); never torch.
 """
 
-from .attention import AttentionView
-from .dashboard import TrainingDashboard
-from .embedding import EmbeddingSpace3D
-from .figure import FigureView
-from .positional import PositionalEncodingView
-from .sampling import SamplingExplorer
-from .tokens import TokenView
+try:
+    import anywidget  # noqa: F401
+    import ipywidgets  # noqa: F401
+    import plotly  # noqa: F401
+except ImportError as missing:  # the core install (pip install minigpt-course) trains and samples without views
+    raise ImportError(f"the views need {missing.name}, which comes with the views extra: "
+                      "pip install 'minigpt-course[views]' (or the course's pip install -r requirements.txt)") from None
+
+from .attention import AttentionView  # noqa: E402
+from .dashboard import TrainingDashboard  # noqa: E402
+from .embedding import EmbeddingSpace3D  # noqa: E402
+from .figure import FigureView  # noqa: E402
+from .positional import PositionalEncodingView  # noqa: E402
+from .sampling import SamplingExplorer  # noqa: E402
+from .tokens import TokenView  # noqa: E402
 
 __all__ = [
     "AttentionView",
