@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from playwright import sync_api
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
 import lab  # noqa: E402
@@ -17,7 +18,6 @@ CHROMIUM = lab.find_chromium()
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium not found (/usr/bin/chromium or on PATH): apt-get install chromium"
 )
-sync_api = pytest.importorskip("playwright.sync_api")
 PlaywrightTimeout = sync_api.TimeoutError
 
 # Plots of the demo notebook, in page order: (view container class, traces in each plot).

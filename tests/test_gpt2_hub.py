@@ -1,51 +1,71 @@
 """GPT.from_pretrained by name, against a stand-in for the Hugging Face hub on 127.0.0.1 (no internet).
 
+Each load runs in a fresh Python set up the way a learner sets up huggingface_hub, with environment
+variables only: ``HF_ENDPOINT`` names the stand-in, ``HF_HOME`` a temporary folder (the cache is
+``$HF_HOME/hub``), ``HF_HUB_OFFLINE`` is 0 or 1. Nothing of huggingface_hub is patched.
+
 ``hf_hub_download`` talks to the hub in two steps (read from huggingface_hub's file_download.py):
 
 * ``HEAD {endpoint}/{repo}/resolve/{revision}/{filename}``. For a large (LFS) file the real hub
   answers 302 to its CDN, with ``X-Repo-Commit`` (the commit), ``X-Linked-Etag`` (the file's
   sha256, quoted), ``X-Linked-Size`` and ``Location``. A redirect to another origin is not
   followed: the metadata is read from the 302 itself.
-* ``GET {Location}``: the bytes. After a dropped connection it asks again with
-  ``Range: bytes=N-`` and appends the rest (HTTP 206).
+* ``GET {Location}``: the bytes, written to the cache in chunks of ``DOWNLOAD_CHUNK_SIZE`` (10 MiB).
+  After a dropped connection it asks again with ``Range: bytes=N-`` (N: the whole chunks it has)
+  and appends the rest (HTTP 206).
 
 ``FakeHub`` answers exactly that: a "hub" server and a "CDN" server on two loopback ports (two
-origins, as on the real hub). It serves a tiny random GPT-2 saved in the hub's layout.
+origins, as on the real hub), in threads of this process that the fixture stops. It serves a small
+random GPT-2 saved in the hub's layout, a little over one chunk, so a dropped download can resume.
 """
 
+import socket
 import subprocess
 import sys
 import threading
-import time
 from hashlib import sha256
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import torch
-
-import minigpt.gpt2 as gpt2
-from minigpt.gpt2 import HubWeights, WeightsNotFoundError
-from minigpt.model import GPT
-
-huggingface_hub = pytest.importorskip("huggingface_hub")
-pytest.importorskip("transformers")
-from test_gpt2_reference import assert_same_logits, hub_format_file, random_hf_gpt2  # noqa: E402
+from huggingface_hub import constants
+from test_gpt2_reference import hub_format_file, random_hf_gpt2
 
 REPO, REVISION = "test/tiny-gpt2", "0123456789abcdef0123456789abcdef01234567"
 FILE_URL = f"/{REPO}/resolve/{REVISION}/model.safetensors"
+SNAPSHOT = Path(f"hub/models--test--tiny-gpt2/snapshots/{REVISION}/model.safetensors")
+LOAD_S = 120  # the most one load in a fresh Python may take, so a test can never hang
+
+# The learner's side: GPT.from_pretrained in a fresh Python, with "tiny" (the stand-in's repository) as a
+# size next to OpenAI's four. It saves the model's logits on fixed ids and prints the cached file's path.
+LOAD = f"""
+import sys
+import torch
+import minigpt.gpt2 as gpt2
+from minigpt.model import GPT
+
+name, pinned_sha256, logits_path = sys.argv[1:]
+gpt2.PRETRAINED["tiny"] = gpt2.HubWeights({REPO!r}, {REVISION!r}, size_mb=15, sha256=pinned_sha256 or None)
+model = GPT.from_pretrained(name)
+with torch.no_grad():
+    torch.save(model(torch.randint(0, 97, (2, 32), generator=torch.Generator().manual_seed(0)))[0], logits_path)
+print(gpt2.cached(name))
+"""
 
 
 class FakeHub:
     """Two loopback HTTP servers that serve one file the way huggingface.co and its CDN do.
 
     Knobs for the tests: ``data`` (the bytes the CDN sends), ``etag`` (the sha256 the hub claims),
-    ``cut_first_get_at`` (close the first GET after that many bytes); ``requests`` records what was asked.
+    ``cut_first_get_at`` (close the first GET after that many bytes), ``hang_up`` (the hub closes every
+    connection without an answer); ``requests`` records what was asked.
     """
 
     def __init__(self, data: bytes):
         self.data, self.etag = data, sha256(data).hexdigest()
         self.cut_first_get_at = None
+        self.hang_up = False
         self.requests = []  # (server, method, path, Range header) of each request for the file
         self.hub, self.cdn = self._serve("hub"), self._serve("cdn")
 
@@ -70,6 +90,7 @@ class FakeHub:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = LOAD_S  # a client that stops reading or sending cannot hold a server thread for longer
 
     def log_message(self, *args):  # keep the test output quiet
         pass
@@ -82,9 +103,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def answer(self, body):
         fake, role = self.server.fake, self.server.role
-        if self.path == FILE_URL or self.path.startswith("/blobs/"):  # not huggingface_hub's other calls (/api/...)
+        if self.path == FILE_URL or self.path.startswith("/blobs/") or fake.hang_up:
             fake.requests.append((role, self.command, self.path, self.headers.get("Range")))
-        if role == "hub" and self.path == FILE_URL:
+        if role == "hub" and fake.hang_up:
+            self.close_connection = True
+        elif role == "hub" and self.path == FILE_URL:
             self.send_response(302)
             self.send_header("Location", f"http://127.0.0.1:{fake.cdn.server_port}/blobs/{fake.etag}")
             self.send_header("X-Repo-Commit", REVISION)
@@ -119,31 +142,47 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """A random tiny GPT-2 in transformers, and the bytes of its model.safetensors in the hub's layout."""
-    hf = random_hf_gpt2(n_embd=128, n_head=2)  # head_dim 64 as in GPT-2, so the file alone gives the shape
-    return hf, hub_format_file(hf, tmp_path_factory.mktemp("tiny") / "model.safetensors").read_bytes()
+    """A random GPT-2 in transformers, and the bytes of its model.safetensors in the hub's layout: head_dim 64
+    as in GPT-2 (so the file alone gives the shape), and 1024 positions, whose three causal masks
+    (4 MiB each) make the file larger than one download chunk."""
+    hf = random_hf_gpt2(n_embd=128, n_head=2, n_layer=3, n_positions=1024)
+    data = hub_format_file(hf, tmp_path_factory.mktemp("tiny") / "model.safetensors").read_bytes()
+    assert len(data) > constants.DOWNLOAD_CHUNK_SIZE
+    return hf, data
 
 
 @pytest.fixture
-def hub(tiny, tmp_path, monkeypatch):
-    """The fake hub, wired in as huggingface_hub's endpoint, with a fresh cache and "tiny" as a known size.
-
-    huggingface_hub reads HF_ENDPOINT, HF_HUB_CACHE and HF_HUB_OFFLINE once, at import, into
-    ``huggingface_hub.constants``; in this process we set those constants (the subprocess test
-    below sets the real environment variables).
-    """
+def hub(tiny):
     fake = FakeHub(tiny[1])
-    constants = huggingface_hub.constants
-    monkeypatch.setattr(constants, "ENDPOINT", fake.endpoint)
-    template = fake.endpoint + "/{repo_id}/resolve/{revision}/{filename}"  # hf_hub_url's, made from ENDPOINT at import
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "AGENT_HARNESSES_PATH", str(tmp_path / "agents.json"), raising=False)  # 1.x+
-    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    monkeypatch.setitem(gpt2.PRETRAINED, "tiny", HubWeights(REPO, REVISION, size_mb=1))
     yield fake
     fake.close()
+
+
+def load(endpoint: str, tmp_path, name="tiny", *, offline=False, pinned_sha256=""):
+    """Run GPT.from_pretrained(name) in a fresh Python whose huggingface_hub uses ``endpoint`` and the cache in
+    ``tmp_path / "hub"``: the finished process (its stdout is the cached file's path)."""
+    env = {"PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path), "HF_ENDPOINT": endpoint,
+           "HF_HUB_OFFLINE": "1" if offline else "0", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    return subprocess.run([sys.executable, "-c", LOAD, name, pinned_sha256, str(tmp_path / "logits.pt")], env=env,
+                          capture_output=True, text=True, timeout=LOAD_S)
+
+
+def loaded_right(result, tiny, tmp_path) -> bool:
+    """The fresh Python loaded the model and its logits are transformers' (to 1e-4)."""
+    assert result.returncode == 0, result.stderr
+    hf = tiny[0]
+    with torch.no_grad():
+        want = hf(torch.randint(0, 97, (2, 32), generator=torch.Generator().manual_seed(0))).logits
+    return torch.allclose(torch.load(tmp_path / "logits.pt"), want, atol=1e-4)
+
+
+def error_line(result) -> str:
+    """The one line a failed load ends with: the WeightsNotFoundError and its message."""
+    assert result.returncode == 1, result.stderr
+    assert "direct cause" not in result.stderr and "During handling" not in result.stderr  # no chained traceback
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("minigpt.gpt2.WeightsNotFoundError: Cannot load GPT-2 "), result.stderr
+    return last
 
 
 def cache_files(tmp_path):
@@ -153,85 +192,69 @@ def cache_files(tmp_path):
 
 
 def test_download_verifies_caches_and_loads(hub, tiny, tmp_path):
-    assert gpt2.cached("tiny") is None
-    model = GPT.from_pretrained("tiny")
-    assert_same_logits(model, tiny[0])
-    assert gpt2.cached("tiny") == tmp_path / f"hub/models--test--tiny-gpt2/snapshots/{REVISION}/model.safetensors"
+    first = load(hub.endpoint, tmp_path)
+    assert loaded_right(first, tiny, tmp_path)
+    assert first.stdout.strip() == str(tmp_path / SNAPSHOT)
     blob = Path("hub/models--test--tiny-gpt2/blobs") / hub.etag  # the file is stored under its sha256
-    snapshot = Path(f"hub/models--test--tiny-gpt2/snapshots/{REVISION}/model.safetensors")
-    assert set(cache_files(tmp_path)) >= {blob, snapshot}
-    assert sha256((tmp_path / snapshot).read_bytes()).hexdigest() == hub.etag
+    assert set(cache_files(tmp_path)) >= {blob, SNAPSHOT}
+    assert sha256((tmp_path / SNAPSHOT).read_bytes()).hexdigest() == hub.etag
     assert [(r[0], r[2]) for r in hub.gets()] == [("cdn", f"/blobs/{hub.etag}")]
 
-    asked = len(hub.requests)  # a cached file at the pinned commit needs no network at all
-    assert_same_logits(GPT.from_pretrained("tiny"), tiny[0])
+    asked = len(hub.requests)  # a cached file at the pinned commit needs no network at all, online or off
+    assert loaded_right(load(hub.endpoint, tmp_path), tiny, tmp_path)
+    assert loaded_right(load(hub.endpoint, tmp_path, offline=True), tiny, tmp_path)
     assert len(hub.requests) == asked
-    huggingface_hub.constants.HF_HUB_OFFLINE = True  # the monkeypatch in `hub` restores it
-    assert_same_logits(GPT.from_pretrained("tiny"), tiny[0])
 
 
-def test_dropped_connection_is_resumed(hub, tiny, monkeypatch):
-    # huggingface_hub writes what it receives in chunks of DOWNLOAD_CHUNK_SIZE (10 MiB) and resumes
-    # after the last whole chunk; small chunks let a 2 MB file show it.
-    chunk = 64 * 1024
-    monkeypatch.setattr(huggingface_hub.constants, "DOWNLOAD_CHUNK_SIZE", chunk)
-    hub.cut_first_get_at = len(hub.data) // 2
-    try:  # current huggingface_hub resumes within the call (and deletes a partial file when it gives up)
-        model = GPT.from_pretrained("tiny")
-    except WeightsNotFoundError as e:  # 0.23 (on requests) gave up at once but kept <blob>.incomplete for the next call
-        assert "the download failed" in str(e)
-        model = GPT.from_pretrained("tiny")
-    assert_same_logits(model, tiny[0])
-    # Either way the rest is asked for with a Range request
-    resumed_at = hub.cut_first_get_at // chunk * chunk
-    assert [r[3] for r in hub.gets()] == [None, f"bytes={resumed_at}-"]
+def test_dropped_connection_is_resumed(hub, tiny, tmp_path):
+    chunk = constants.DOWNLOAD_CHUNK_SIZE  # huggingface_hub resumes after the last whole chunk it wrote
+    hub.cut_first_get_at = chunk + (len(hub.data) - chunk) // 2
+    result = load(hub.endpoint, tmp_path)
+    if result.returncode:  # 0.23 (on requests) gave up at once but kept <blob>.incomplete for the next call
+        assert "the download failed" in error_line(result)
+        result = load(hub.endpoint, tmp_path)
+    assert loaded_right(result, tiny, tmp_path)  # current huggingface_hub resumes within the call
+    assert [r[3] for r in hub.gets()] == [None, f"bytes={chunk}-"]  # either way the rest is asked for with a Range
 
 
-def test_damaged_download_is_a_clear_error_and_leaves_nothing_cached(hub, tmp_path):
+def test_damaged_download_is_a_clear_error_and_leaves_nothing_cached(hub, tiny, tmp_path):
     good = hub.data
     hub.data = good[:100] + bytes([good[100] ^ 1]) + good[101:]  # one bit flipped, same size, hub's ETag unchanged
-    with pytest.raises(WeightsNotFoundError, match=f"has sha256 {sha256(hub.data).hexdigest()}, not {hub.etag}"):
-        GPT.from_pretrained("tiny")
+    assert f"has sha256 {sha256(hub.data).hexdigest()}, not {hub.etag}" in error_line(load(hub.endpoint, tmp_path))
     assert cache_files(tmp_path) == []
     hub.data = good  # and the next try downloads it again
-    GPT.from_pretrained("tiny")
+    assert loaded_right(load(hub.endpoint, tmp_path), tiny, tmp_path)
     assert len(hub.gets()) == 2
 
 
-def test_pinned_sha256_refuses_other_files_before_downloading(hub, monkeypatch, tmp_path):
-    monkeypatch.setitem(gpt2.PRETRAINED, "tiny", HubWeights(REPO, REVISION, size_mb=1, sha256="f" * 64))
-    with pytest.raises(WeightsNotFoundError, match="but the pinned one is f{64}"):
-        GPT.from_pretrained("tiny")
+def test_pinned_sha256_refuses_other_files_before_downloading(hub, tmp_path):
+    assert "but the pinned one is " + "f" * 64 in error_line(load(hub.endpoint, tmp_path, pinned_sha256="f" * 64))
     assert hub.gets() == [] and cache_files(tmp_path) == []
 
 
-def test_offline_without_cache_is_one_clear_line_at_once(hub, tmp_path):
-    huggingface_hub.constants.HF_HUB_OFFLINE = True
-    start = time.perf_counter()
-    with pytest.raises(WeightsNotFoundError) as info:
-        GPT.from_pretrained("gpt2")
-    assert time.perf_counter() - start < 5
-    message = str(info.value)
-    assert "\n" not in message and info.value.__cause__ is None and info.value.__suppress_context__
+def test_offline_without_cache_is_one_clear_line_and_asks_nothing(hub, tmp_path):
+    line = error_line(load(hub.endpoint, tmp_path, "gpt2", offline=True))
     for part in ("HF_HUB_OFFLINE is set", "about 548 MB", "openai-community/gpt2", str(tmp_path / "hub"),
                  "GPT.from_pretrained('/path/to/model.safetensors')"):
-        assert part in message
+        assert part in line
     assert hub.requests == []
 
 
-@pytest.mark.parametrize("env", [{"HF_HUB_OFFLINE": "1"}, {"HF_ENDPOINT": "http://127.0.0.1:9"}],
-                         ids=["HF_HUB_OFFLINE", "unreachable-HF_ENDPOINT"])
-def test_offline_message_in_a_fresh_python(env, tmp_path):
-    """As a learner sees it: environment variables, not patched constants; one line, no HTTP traceback, < 5 s."""
-    script = "\n".join(["import sys, time", "from minigpt.model import GPT", "t = time.perf_counter()",
-                        "try:", "    GPT.from_pretrained('gpt2')",
-                        "finally:", "    print(f'seconds {time.perf_counter() - t:.2f}', file=sys.stderr)"])
-    env = {"PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path), "HF_HUB_OFFLINE": "0", **env}
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
-    lines = result.stderr.strip().splitlines()
-    seconds = float(next(line for line in lines if line.startswith("seconds")).split()[1])
-    assert result.returncode == 1 and seconds < 5, result.stderr
-    assert lines[-1].startswith("minigpt.gpt2.WeightsNotFoundError: Cannot load GPT-2 'gpt2'"), result.stderr
-    assert "direct cause" not in result.stderr and "During handling" not in result.stderr
+def test_a_hub_that_hangs_up_is_asked_once_and_named(hub, tmp_path):
+    """No retries (huggingface_hub's own would wait 30 s): one HEAD, then one line that names the endpoint."""
+    hub.hang_up = True
+    result = load(hub.endpoint, tmp_path, "gpt2")
+    assert f"the hub at {hub.endpoint} cannot be reached (" in error_line(result)
+    asked_for_the_file = [(r[0], r[1]) for r in hub.requests if "/resolve/" in r[2]]  # not huggingface_hub's /api/
+    assert asked_for_the_file == [("hub", "HEAD")]
     assert "httpx" not in result.stderr and "requests" not in result.stderr
-    assert str(tmp_path / "hub") in lines[-1]
+
+
+def test_an_unreachable_endpoint_is_one_clear_line(tmp_path):
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens, the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    result = load(endpoint, tmp_path, "gpt2")
+    line = error_line(result)
+    assert f"the hub at {endpoint} cannot be reached (" in line and str(tmp_path / "hub") in line
+    assert "httpx" not in result.stderr and "requests" not in result.stderr

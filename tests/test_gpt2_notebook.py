@@ -7,8 +7,8 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
+import transformers
 
-transformers = pytest.importorskip("transformers")
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "11_looking_inside_gpt2.ipynb"
 
 

@@ -5,15 +5,14 @@ the KV cache and ``capture`` do not depend on the size.
 """
 
 import pytest
+import safetensors.torch as safetensors_torch
 import torch
+import transformers
 
 from minigpt.capture import capture
 from minigpt.config import GPTConfig
 from minigpt.gpt2 import read_checkpoint
 from minigpt.model import GPT
-
-transformers = pytest.importorskip("transformers")
-safetensors_torch = pytest.importorskip("safetensors.torch")
 
 SHAPE = dict(vocab_size=97, n_positions=32, n_embd=64, n_layer=2, n_head=4)
 

@@ -7,6 +7,7 @@ GPT-2 tokenizer tests need files: tiktoken's encodings, found through TIKTOKEN_C
 import json
 import os
 import random
+import re
 import reprlib
 from collections import Counter
 
@@ -131,7 +132,7 @@ def test_bpe_trains_the_requested_ordered_merges(bpe):
     n = NUM_MERGES
     assert len(bpe.merges) == n and bpe.vocab_size == 256 + n + 1
     assert [new_id for _, new_id in bpe.merges] == list(range(256, 256 + n))
-    assert bpe.encode("<|endoftext|>") == [256 + n] and bpe.token_str(256 + n) == "<|endoftext|>"
+    assert bpe.encode("<|endoftext|>", allowed_special="all") == [256 + n] and bpe.token_str(256 + n) == "<|endoftext|>"
     # a merge only creates pairs that occur at most as often as the pair just merged
     assert bpe.merge_counts == sorted(bpe.merge_counts, reverse=True) and bpe.merge_counts[-1] > 1
 
@@ -196,6 +197,34 @@ def test_bpe_encoders_agree_and_round_trip_on_any_unicode(bpe, text):
     ids = bpe.encode(text)
     assert ids == bpe.encode_reference(text)
     assert bpe.decode(ids) == text
+    marked = bpe.encode(text, allowed_special="all")  # "<|endoftext|>" in the text as the marker
+    assert marked == bpe.encode_reference(text, allowed_special="all") and bpe.decode(marked) == text
+
+
+def test_special_tokens_in_text_are_text_unless_allowed(bpe):
+    end = bpe.special_tokens["<|endoftext|>"]
+    text = "the king<|endoftext|>the queen"
+    ids = bpe.encode(text)
+    assert end not in ids and bpe.decode(ids) == text and ids == bpe.encode_reference(text)
+    assert len(ids) > len(bpe.encode("the king") + bpe.encode("the queen")) + 1  # its characters, not one id
+    marked = bpe.encode("the king") + [end] + bpe.encode("the queen")
+    for allowed in ("all", {"<|endoftext|>"}, ["<|endoftext|>"]):
+        assert bpe.encode(text, allowed_special=allowed) == marked
+        assert bpe.encode_reference(text, allowed_special=allowed) == marked
+    assert bpe.encode(text, allowed_special=set()) == ids
+
+
+def test_allowed_special_must_name_the_tokenizers_special_tokens(bpe):
+    with pytest.raises(TypeError, match=re.escape('allowed_special must be "all" or a set of special tokens, '
+                                                  """e.g. {"<|endoftext|>"}, got '<|endoftext|>'""")):
+        bpe.encode("hi", allowed_special="<|endoftext|>")  # one token, not a set of them
+    with pytest.raises(TypeError, match="got True"):
+        bpe.encode_reference("hi", allowed_special=True)
+    with pytest.raises(ValueError, match=re.escape("allowed_special names '<|im_start|>', which this tokenizer does "
+                                                   "not have; its special tokens: '<|endoftext|>'")):
+        bpe.encode("hi", allowed_special={"<|im_start|>"})
+    with pytest.raises(ValueError, match="its special tokens: none"):
+        BPETokenizer([], special_tokens=()).encode("hi", allowed_special={"<|endoftext|>"})
 
 
 def test_bpe_replay_shows_text_compressing(bpe):
@@ -266,6 +295,21 @@ def test_gpt2_hello_world(gpt2):
     assert gpt2.encode("Hello, world") == [15496, 11, 995]
     assert gpt2.tokenize("Hello, world") == ["Hello", ",", "␣world"]
     assert gpt2.vocab_size == 50257 and gpt2.token_str(50256) == "<|endoftext|>"
+
+
+def test_gpt2_reads_special_tokens_in_text_as_tiktoken_does(gpt2):
+    """As text by default (tiktoken's encode_ordinary), as the marker when allowed (encode(allowed_special=...))."""
+    import tiktoken
+
+    encoding = tiktoken.get_encoding("gpt2")
+    text = "The end.<|endoftext|>Once upon a time"
+    assert gpt2.encode(text) == encoding.encode_ordinary(text) and 50256 not in gpt2.encode(text)
+    for allowed in ("all", {"<|endoftext|>"}):
+        assert gpt2.encode(text, allowed_special=allowed) == encoding.encode(text, allowed_special=allowed)
+    assert gpt2.encode(text, allowed_special="all").count(50256) == 1
+    assert gpt2.decode(gpt2.encode(text)) == gpt2.decode(gpt2.encode(text, allowed_special="all")) == text
+    with pytest.raises(ValueError, match=re.escape("allowed_special names '<|fim_prefix|>'")):
+        gpt2.encode(text, allowed_special={"<|fim_prefix|>"})  # cl100k_base has it, gpt2 does not
 
 
 @needs_tiktoken_cache

@@ -203,7 +203,7 @@ def test_validation_names_the_bad_row():
 
 
 def test_from_model_uses_the_capture_adapter():
-    torch = pytest.importorskip("torch")  # widgets need no torch; from_model does
+    import torch  # widgets need no torch; from_model does
     from minigpt.capture import attention_for_widgets
     from minigpt.config import get_config
     from minigpt.model import GPT

@@ -409,7 +409,6 @@ def test_dashboard_shows_the_sample_box_once_there_is_a_sample():
 
 
 def test_dashboard_draws_what_a_real_trainer_sends():
-    torch = pytest.importorskip("torch")  # widgets need no torch; the Trainer does
     from minigpt.config import GPTConfig
     from minigpt.model import GPT
     from minigpt.train import TrainConfig, Trainer

@@ -26,6 +26,7 @@ from __future__ import annotations
 import heapq
 import warnings
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -35,6 +36,7 @@ from tqdm.auto import tqdm
 
 from minigpt.checks import check_int, check_text
 from minigpt.tokenizers.base import Tokenizer, visible_bytes
+from minigpt.tokenizers.tiktoken_tokenizer import allowed_special_tokens, encode_with
 
 # GPT-4's pre-split pattern (tiktoken cl100k_base): contractions, words with one leading
 # non-letter (e.g. a space), numbers of up to 3 digits, punctuation runs, and whitespace.
@@ -178,10 +180,6 @@ class BPETokenizer(Tokenizer):
             mergeable_ranks={token: i for i, token in enumerate(self.vocab)},
             special_tokens=self.special_tokens,
         )
-        self._special_re = (
-            regex.compile("(" + "|".join(regex.escape(s) for s in sorted(self.special_tokens, key=len, reverse=True)) + ")")
-            if self.special_tokens else None
-        )
 
     @classmethod
     def train(cls, text: str, vocab_size: int, special_tokens=("<|endoftext|>",),
@@ -215,15 +213,17 @@ class BPETokenizer(Tokenizer):
         """The learned merges in order: ((first_id, second_id), new_id)."""
         return list(self.ranks.items())
 
-    def encode(self, text: str) -> list[int]:
-        """Fast encoding (tiktoken). Special tokens written in the text become their ids."""
-        return self._encoding.encode(check_text(text), allowed_special="all")
+    def encode(self, text: str, *, allowed_special: str | Collection[str] = frozenset()) -> list[int]:
+        """Fast encoding (tiktoken). A special token written in the text ("<|endoftext|>") is ordinary text,
+        unless ``allowed_special`` ("all", or a set of special tokens) names it: then it becomes its id."""
+        return encode_with(self._encoding, text, allowed_special)
 
     def _decode_checked(self, ids: list[int]) -> str:
         """Ids -> text; byte sequences that are not valid UTF-8 become U+FFFD (model samples can do that)."""
         return self._encoding.decode(ids)
 
-    def encode_reference(self, text: str, num_merges: int | None = None) -> list[int]:
+    def encode_reference(self, text: str, num_merges: int | None = None, *,
+                         allowed_special: str | Collection[str] = frozenset()) -> list[int]:
         """Plain-Python encoding, the readable twin of ``encode`` (same ids, much slower).
 
         ``num_merges`` uses only the first merges learned, to watch the text compress as the
@@ -233,8 +233,9 @@ class BPETokenizer(Tokenizer):
         if num_merges is not None:
             check_int(num_merges, "num_merges", 0)
         limit = 256 + (len(self.ranks) if num_merges is None else num_merges)
+        allowed = sorted(allowed_special_tokens(allowed_special, self.special_tokens), key=len, reverse=True)
         ids = []
-        parts = self._special_re.split(text) if self._special_re else [text]
+        parts = regex.split("(" + "|".join(map(regex.escape, allowed)) + ")", text) if allowed else [text]
         for i, part in enumerate(parts):
             if i % 2:  # split() with a capture group puts the special tokens at odd positions
                 ids.append(self.special_tokens[part])

@@ -4,17 +4,47 @@ Same idea as our :class:`~minigpt.tokenizers.bpe.BPETokenizer`, trained by OpenA
 text: gpt2 has 50,257 ids, cl100k_base (GPT-4) about 100k. tiktoken downloads each vocabulary
 on first use and caches it in the folder named by ``$TIKTOKEN_CACHE_DIR``; offline, point that
 variable at a folder that already holds the files.
+
+Special tokens (gpt2's ``<|endoftext|>``) are ids the model reads as markers, never text a user
+typed: a text that contains the characters "<|endoftext|>" is encoded as those characters, as
+tiktoken's ``encode_ordinary`` does, unless the caller asks for the marker with
+``encode(text, allowed_special="all")`` (or a set of the special tokens to allow).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import tiktoken
 
-from minigpt.checks import check_text
+from minigpt.checks import WrongType, check_text
 from minigpt.data.corpus import DataNotFoundError
 from minigpt.tokenizers.base import Tokenizer, visible_bytes
 
 SUPPORTED = ("gpt2", "r50k_base", "cl100k_base")
+
+
+def allowed_special_tokens(allowed_special, special_tokens: Collection[str]) -> set[str]:
+    """The special tokens ``allowed_special`` lets ``encode`` read as markers: "all" of ``special_tokens``,
+    or the set given (each must be one of them); an empty set (the default) leaves every one as text."""
+    if isinstance(allowed_special, str) and allowed_special == "all":
+        return set(special_tokens)
+    if isinstance(allowed_special, str) or not isinstance(allowed_special, Collection):
+        raise WrongType(f'allowed_special must be "all" or a set of special tokens, e.g. {{"<|endoftext|>"}}, '
+                        f"got {allowed_special!r}")
+    unknown = sorted(set(allowed_special) - set(special_tokens))
+    if unknown:
+        have = ", ".join(map(repr, sorted(special_tokens))) or "none"
+        raise ValueError(f"allowed_special names {', '.join(map(repr, unknown))}, which this tokenizer does not have; "
+                         f"its special tokens: {have}")
+    return set(allowed_special)
+
+
+def encode_with(encoding: tiktoken.Encoding, text: str, allowed_special) -> list[int]:
+    """``text`` -> ids through a tiktoken encoding: the special tokens ``allowed_special`` names become their ids,
+    every other one written in the text is encoded as ordinary text (tiktoken would raise instead)."""
+    allowed = allowed_special_tokens(allowed_special, encoding.special_tokens_set)
+    return encoding.encode(check_text(text), allowed_special=allowed, disallowed_special=())
 
 
 class TiktokenTokenizer(Tokenizer):
@@ -46,9 +76,10 @@ class TiktokenTokenizer(Tokenizer):
     def vocab_size(self) -> int:
         return self._encoding.n_vocab
 
-    def encode(self, text: str) -> list[int]:
-        """Text -> ids; special tokens written in the text (e.g. "<|endoftext|>") become their ids."""
-        return self._encoding.encode(check_text(text), allowed_special="all")
+    def encode(self, text: str, *, allowed_special: str | Collection[str] = frozenset()) -> list[int]:
+        """Text -> ids. "<|endoftext|>" in the text is ordinary text (tiktoken's ``encode_ordinary``); with
+        ``allowed_special="all"`` (or {"<|endoftext|>"}) it becomes its id, 50256 in gpt2."""
+        return encode_with(self._encoding, text, allowed_special)
 
     def _decode_checked(self, ids: list[int]) -> str:
         return self._encoding.decode(ids)
