@@ -4,10 +4,14 @@
     python -m minigpt sample --checkpoint out/run.safetensors --prompt "ROMEO:" --temperature 0.8 --top-k 50
     python -m minigpt info --checkpoint out/run.safetensors
 
-Mistakes (a missing file, a bad setting) print one line on stderr and exit with status 2.
+Mistakes (a missing file, a bad setting) print one line on stderr, ``minigpt <command>: error: ...``, and
+exit with status 2; a message minigpt writes to be followed step by step (a corpus or GPT-2's weights that
+cannot be found: where they belong and how to get them there) is printed whole. Never a traceback.
 Everything ``train`` depends on (``--out``, the device, the data, ``--resume``) is checked before
 the first step. Ctrl-C (or SIGTERM) during training finishes the current step, saves a checkpoint
 to ``--out``, prints how to resume and exits with 130 (143); a second Ctrl-C quits at once.
+Output piped into a reader that stops early (``... sample | head``) ends quietly with status 141,
+as ``yes | head`` does (128 + SIGPIPE), instead of a "Broken pipe" error.
 
     python -m minigpt train --recipe tiny --out out/tiny.safetensors --resume out/tiny.safetensors
 
@@ -37,6 +41,11 @@ from dataclasses import replace
 import torch
 
 from minigpt import distributed
+from minigpt.data.corpus import DataNotFoundError
+
+# What the shell reports for a tool ended by SIGPIPE (128 + 13), e.g. `yes` in `yes | head`; a constant
+# because Windows has no SIGPIPE.
+EXIT_BROKEN_PIPE = 141
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,6 +71,13 @@ def _count(minimum: int):
     return parse
 
 
+def _path(text: str) -> str:
+    """An argparse type: a path that is not empty (``--data ''`` would otherwise mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the path is empty (it would mean the current folder); give a file or folder")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     from minigpt.recipes import RECIPES
 
@@ -73,12 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--recipe", default=None, choices=list(RECIPES),
                        help="recipe to train: a model config and how to train it (with --data: the model shape "
                             "and settings to start from; default tiny)")
-    train.add_argument("--data", default=None, metavar="PATH",
+    train.add_argument("--data", default=None, metavar="PATH", type=_path,
                        help="your own text: a UTF-8 file, or a folder of .txt files (default: the recipe's corpus)")
     train.add_argument("--tokenizer", default=None, metavar="char|bpe:N|gpt2",
                        help="with --data: characters, our BPE trained with N merges, or GPT-2's "
                             "(default: char, gpt2 with --init-from, the checkpoint's with --resume)")
-    train.add_argument("--init-from", default=None, metavar="gpt2|PATH",
+    train.add_argument("--init-from", default=None, metavar="gpt2|PATH", type=_path,
                        help="with --data: start from pretrained GPT-2 weights (a size such as gpt2, or a "
                             "save_pretrained folder / .safetensors file) and fine-tune them")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
@@ -89,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="optimiser steps (the learning-rate schedule is stretched to this length)")
     train.add_argument("--batch-size", type=_count(1), default=None, help="sequences per step (default: the recipe's)")
     train.add_argument("--eval-iters", type=_count(1), default=None, help="batches per evaluation (default: the recipe's)")
-    train.add_argument("--out", default=None, help="checkpoint file (default: out/<recipe>.safetensors)")
-    train.add_argument("--resume", default=None, metavar="CHECKPOINT",
+    train.add_argument("--out", default=None, type=_path, help="checkpoint file (default: out/<recipe>.safetensors)")
+    train.add_argument("--resume", default=None, metavar="CHECKPOINT", type=_path,
                        help="continue from this checkpoint's weights, optimiser, step and tokenizer "
                             "(use the options of the run that wrote it)")
     train.add_argument("--seed", type=int, default=None, help="random seed (default: the recipe's)")
@@ -99,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = commands.add_parser("sample", help="generate text from a checkpoint",
                                  description="Generate text from a checkpoint, printed as it is produced.")
-    sample.add_argument("--checkpoint", required=True, help="checkpoint file or directory")
+    sample.add_argument("--checkpoint", required=True, type=_path, help="checkpoint file or directory")
     sample.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
     sample.add_argument("--max-new-tokens", type=_count(0), default=500)
     sample.add_argument("--temperature", type=float, default=0.8, help=">= 0; 0 = greedy")
@@ -111,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(func=_sample)
 
     info = commands.add_parser("info", help="describe a checkpoint", description="Describe a checkpoint.")
-    info.add_argument("--checkpoint", required=True, help="checkpoint file or directory")
+    info.add_argument("--checkpoint", required=True, type=_path, help="checkpoint file or directory")
     info.set_defaults(func=_info)
     return parser
 
@@ -120,18 +136,49 @@ def main(argv: list[str] | None = None) -> int:
     try:  # the parser imports the recipes, and with them the model and the trainer: a Ctrl-C may land here too
         args = build_parser().parse_args(argv)
     except KeyboardInterrupt:
-        print("\nminigpt: interrupted", file=sys.stderr)
-        return 128 + signal.SIGINT
+        return _interrupted("minigpt")
     try:
         return args.func(args)
+    except BrokenPipeError:  # checked before OSError, which it is: the reader of our output left
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
     except (ValueError, TypeError, KeyError, OSError, RuntimeError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        first_line = str(message).strip().splitlines()[0] if str(message).strip() else type(error).__name__
-        print(f"minigpt {args.command}: error: {first_line}", file=sys.stderr)
+        print(f"minigpt {args.command}: error: {error_message(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # outside training (which saves first): nothing to keep, no traceback
-        print(f"\nminigpt {args.command}: interrupted", file=sys.stderr)
-        return 128 + signal.SIGINT
+        return _interrupted(f"minigpt {args.command}")
+
+
+def error_message(error: BaseException) -> str:
+    """What the command line prints of ``error``: the whole message of a ``DataNotFoundError`` (written over
+    several lines to be followed: where the file belongs, where to get it, how to put it there); the first
+    line of any other (a library's message can run on for a page). Never empty: the error's name if it has none."""
+    message = str(error.args[0] if isinstance(error, KeyError) and error.args else error).strip()
+    if not message:
+        return type(error).__name__
+    return message if isinstance(error, DataNotFoundError) else message.splitlines()[0]
+
+
+def _interrupted(prog: str) -> int:
+    """Ctrl-C outside training: say so, and make a further Ctrl-C end the exit at once (no traceback from
+    wherever the second one lands, e.g. inside torch's clean-up at exit)."""
+    _quit_on_next_signal(signal.SIGINT)
+    print(f"\n{prog}: interrupted", file=sys.stderr)
+    return 128 + signal.SIGINT
+
+
+def _quit_on_next_signal(*signums: int) -> None:
+    """For a process already on its way out: the next of ``signums`` ends it at once, with status 128 + signal."""
+    if threading.current_thread() is threading.main_thread():  # only the main thread may set handlers
+        for signum in signums:
+            signal.signal(signum, lambda received, frame: os._exit(128 + received))
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so Python's flush at exit does not fail on the closed pipe a second time
+    (the recipe in the ``signal`` module's documentation, "Note on SIGPIPE")."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # no real file behind it: nothing to flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _train(args) -> int:
@@ -270,6 +317,8 @@ def _check_same_data(resumed, identity: str, args) -> None:
 def _data_model(args, model_config, model_changes: dict, tokenizer, seed: int, resumed=None):
     """A new GPT of the recipe's shape sized to the tokenizer, or GPT-2's weights with --init-from
     (when resuming a fine-tune, the checkpoint's shape: its weights replace the pretrained ones anyway)."""
+    from safetensors import SafetensorError
+
     from minigpt.model import GPT
 
     torch.manual_seed(seed)  # the same initial weights on every rank and every run
@@ -277,7 +326,11 @@ def _data_model(args, model_config, model_changes: dict, tokenizer, seed: int, r
         return GPT(model_config.replace(vocab_size=tokenizer.vocab_size))
     if resumed is not None:
         return GPT(resumed.config)
-    pretrained = GPT.from_pretrained(args.init_from)
+    try:
+        pretrained = GPT.from_pretrained(args.init_from)
+    except SafetensorError as error:  # safetensors' own error class is no ValueError: say what it means here
+        raise ValueError(f"--init-from {args.init_from} is not a readable .safetensors file ({error}); pass GPT-2 "
+                         "weights saved by save_pretrained, or a size such as gpt2") from None
     if pretrained.config.vocab_size < tokenizer.vocab_size:
         raise ValueError(f"--init-from {args.init_from} has {pretrained.config.vocab_size} token embeddings, fewer "
                          f"than GPT-2's tokenizer's {tokenizer.vocab_size} ids; it is not a GPT-2 language model")
@@ -319,6 +372,9 @@ def parse_settings(items: list[str]) -> tuple[dict, dict]:
         key = key.strip().replace("-", "_")
         if not sep or not key:
             raise ValueError(f"--set {item!r}: write KEY=VALUE, e.g. --set n_layer=4")
+        if key == "vocab_size":  # the model gets one embedding per token id, whatever --set says
+            raise ValueError("--set vocab_size: the tokenizer sets the vocabulary size and always wins; choose the "
+                             "tokenizer instead, with --data PATH --tokenizer char|bpe:N|gpt2")
         if key in model_fields:
             model_changes[key] = parse_value(text, model_fields[key], key)
         elif key in train_fields:
@@ -359,18 +415,26 @@ _KINDS = {"int": "a whole number", "float": "a number", "bool": "true or false",
           "tuple[float,float]": "two numbers separated by a comma, e.g. 0.9,0.95"}
 
 
+# TrainConfig fields that have an option of their own: setting one both ways is refused, not settled quietly
+_OWN_OPTIONS = {"max_iters": "--max-iters", "device": "--device", "seed": "--seed", "batch_size": "--batch-size",
+               "eval_iters": "--eval-iters", "progress": "--no-progress"}
+
+
 def _train_config(config, changes: dict, args, out: str):
     """The recipe's ``TrainConfig`` with ``--set`` ``changes`` and the command line's options; an option
     left out keeps the recipe's value (``is None``, never ``or``: a 0 given on purpose is checked, not
-    replaced). A new length (--max-iters, or --set max_iters) stretches the schedule to it, unless
-    --set gives lr_decay_iters or warmup_iters too."""
+    replaced). A field given both by its own option and by --set (``--max-iters 5 --set max_iters=9``)
+    is an error naming both. A new length (--max-iters, or --set max_iters) stretches the schedule to
+    it, unless --set gives lr_decay_iters or warmup_iters too."""
+    for field, option in _OWN_OPTIONS.items():
+        if field in changes and getattr(args, option.lstrip("-").replace("-", "_")) not in (None, False):
+            raise ValueError(f"{option} and --set {field}={changes[field]} both set {field}; "
+                             f"give it once, with {option}")
     max_iters = args.max_iters if args.max_iters is not None else changes.get("max_iters")
     if max_iters is not None:
         stretched = dict(max_iters=max_iters, lr_decay_iters=max_iters,
                          warmup_iters=min(config.warmup_iters, max_iters // 10))
-        changes = {**stretched, **{k: v for k, v in changes.items() if k != "max_iters"}}
-        if args.max_iters is not None:
-            changes["max_iters"] = args.max_iters
+        changes = {**stretched, **changes}
     config = replace(config, **changes)
     return replace(
         config,
@@ -378,7 +442,7 @@ def _train_config(config, changes: dict, args, out: str):
         seed=config.seed if args.seed is None else args.seed,
         batch_size=config.batch_size if args.batch_size is None else args.batch_size,
         eval_iters=config.eval_iters if args.eval_iters is None else args.eval_iters,
-        progress=not args.no_progress,
+        progress=config.progress and not args.no_progress,
         out=out,
     )
 
@@ -400,7 +464,10 @@ class _Stopped:
 @contextlib.contextmanager
 def _stop_on_signals():
     """While training: the first Ctrl-C or SIGTERM asks the trainer to stop after the current step
-    (the caller then saves); a second Ctrl-C exits at once, without saving and without a traceback."""
+    (the caller then saves); a second Ctrl-C exits at once, without saving and without a traceback.
+    After a stop the handlers are not put back: the process is on its way out, and one more Ctrl-C
+    (say 20 ms after the first, once the checkpoint is saved) ends it at once, not with a traceback
+    from wherever it lands in Python's clean-up."""
     stopped = _Stopped()
 
     def handle(signum, frame):
@@ -419,8 +486,11 @@ def _stop_on_signals():
     try:
         yield stopped
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        if stopped.signum is not None:
+            _quit_on_next_signal(*previous)
+        else:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 def _save_after_interrupt(trainer, signum: int, args, out: str, start: int) -> int:
@@ -456,6 +526,7 @@ def _sample(args) -> int:
     from minigpt.device import pick_device
     from minigpt.sampling import SamplingSettings, stream
 
+    out = _stdout()
     settings = SamplingSettings(args.temperature, args.top_k, args.top_p, args.repetition_penalty, args.seed)
     model, tokenizer = load_model(args.checkpoint, device=pick_device(args.device))
     if tokenizer is None:
@@ -463,20 +534,31 @@ def _sample(args) -> int:
     prompt_ids = tokenizer.encode(args.prompt)
     new_ids: list[int] = []
     printed = ""
-    sys.stdout.write(args.prompt)
+    out.write(args.prompt)
     for token in stream(model, prompt_ids, args.max_new_tokens, settings):
         new_ids.append(token)
         text = tokenizer.decode(new_ids)  # decode the whole tail: a character may span several tokens
-        sys.stdout.write(text[len(printed):])
-        sys.stdout.flush()
+        out.write(text[len(printed):])
+        out.flush()
         printed = text
-    sys.stdout.write("\n")
+    out.write("\n")
+    out.flush()  # here, where a closed pipe is answered quietly, not in Python's flush at exit
     return 0
+
+
+def _stdout():
+    """``sys.stdout``, or an error before any work when there is none: Python sets it to None when the
+    command starts with its standard output closed (``>&-``), and the output would be lost."""
+    if sys.stdout is None:
+        raise OSError("standard output is closed, so there is nowhere to print; run it with stdout open "
+                      "(a terminal, a file: > out.txt, or a pipe)")
+    return sys.stdout
 
 
 def _info(args) -> int:
     from minigpt.checkpoint import load_checkpoint
 
+    out = _stdout()
     checkpoint = load_checkpoint(args.checkpoint)
     n_params = sum(p.numel() for p in checkpoint.build_model().parameters())
     lines = [
@@ -491,7 +573,7 @@ def _info(args) -> int:
         lines.append(f"val loss     {evals[-1]['val_loss']:.4f} at step {evals[-1]['step']}")
     if checkpoint.train_config:
         lines.append("train config " + ", ".join(f"{k}={v!r}" for k, v in checkpoint.train_config.items()))
-    print("\n".join(lines))
+    print("\n".join(lines), file=out, flush=True)
     return 0
 
 

@@ -4,6 +4,11 @@
     python -m minigpt.editions solutions --out DIR       somewhere else
     python -m minigpt.editions solutions 03 06           only notebooks 03 and 06 (names or number prefixes)
 
+Every notebook is read and converted before the first is written, so a broken one writes nothing; a
+problem (a notebook that is not one, an ``--out`` that cannot be written) is one line on stderr, status 2.
+The notebook files' helpers here (``read_notebook``, ``check_writable``, ``write_atomically``,
+``write_notebook``) serve ``widgets.export`` and ``widgets.store`` too.
+
 The notebooks in ``notebooks/`` are the **learner edition**, and the only copy kept by hand. Each exercise
 is marked the way nbgrader marks them, so a teacher can use nbgrader's own commands (README, "For teachers"):
 
@@ -42,6 +47,20 @@ _SOLUTION_BLOCK = re.compile(r"<summary>\s*Solution.*?```python\n(.*?)```", re.D
 
 class EditionError(ValueError):
     """A learner notebook that does not follow the exercise conventions (see the module docstring)."""
+
+
+def read_notebook(path) -> nbformat.NotebookNode:
+    """The Jupyter notebook at ``path`` (nbformat 4), or a ValueError naming the file when it is not one.
+
+    nbformat answers a file that is not a notebook with one of several errors, depending on how it is
+    wrong (not JSON, not UTF-8, JSON of another shape, keys missing); here they are one. A file that
+    cannot be opened at all is the OSError that says why.
+    """
+    try:
+        return nbformat.read(os.fspath(path), as_version=4)
+    except (ValueError, AttributeError, KeyError, TypeError, nbformat.ValidationError) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ValueError(f"{path} is not a Jupyter notebook ({reason}); pass a .ipynb file saved by Jupyter") from None
 
 
 def is_exercise(cell) -> bool:
@@ -114,11 +133,50 @@ def solutions_edition(notebook):
     return nb
 
 
-def write_atomically(nb, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as f:
-        nbformat.write(nb, f)
-    os.replace(f.name, path)
+def write_atomically(path: Path, text: str, mode: int = 0o644) -> Path:
+    """Write ``text`` to ``path`` through a temporary file beside it, renamed over ``path`` when whole (a failed
+    write never leaves half a file where a good one was), with permissions ``mode`` (a temporary file has 0600).
+    An OSError names ``path`` and says why, not the temporary file."""
+    try:
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as f:
+            try:
+                f.write(text)
+            except BaseException:  # a disk that fills up midway: no half-written temporary file left behind
+                os.unlink(f.name)
+                raise
+        os.chmod(f.name, mode)
+        os.replace(f.name, path)
+    except OSError as error:
+        raise _cannot_write(path, error) from None
+    return path
+
+
+def write_notebook(nb, path: Path, mode: int = 0o644) -> Path:
+    """Write notebook ``nb`` to ``path`` atomically, as ``nbformat.write`` would (JSON, then a newline)."""
+    return write_atomically(path, nbformat.writes(nb).rstrip("\n") + "\n", mode)
+
+
+def check_writable(path: Path) -> None:
+    """An OSError naming ``path`` now, if a file cannot be written beside it the way ``write_atomically`` will:
+    before the work that makes it (running a notebook, converting it), not after."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp"):
+            pass
+    except OSError as error:
+        raise _cannot_write(path, error) from None
+
+
+def _cannot_write(path: Path, error: OSError) -> OSError:
+    return type(error)(f"cannot write {path}: {error.strerror or error}; choose a folder you can write to")
+
+
+def check_out(out: Path) -> None:
+    """An OSError saying why, if ``out`` cannot be the folder of the edition (a file, a folder under a file)."""
+    for folder in (out, *out.parents):  # the nearest one that exists must be a folder
+        if folder.exists():
+            if not folder.is_dir():
+                raise NotADirectoryError(f"--out {out}: {folder} is a file, not a folder; give a folder")
+            return
 
 
 def select(notebooks: Path, only: list[str] | tuple[str, ...] = ()) -> list[Path]:
@@ -132,17 +190,20 @@ def select(notebooks: Path, only: list[str] | tuple[str, ...] = ()) -> list[Path
 
 
 def write_solutions(notebooks: Path, out: Path, only: list[str] | tuple[str, ...] = ()) -> list[Path]:
-    """Write the solutions edition of the notebooks in ``notebooks`` (those named in ``only``, else all) into ``out``."""
-    written = []
+    """Write the solutions edition of the notebooks in ``notebooks`` (those named in ``only``, else all) into
+    ``out``: all of them, or (on a notebook that is broken or off the conventions) none."""
+    check_out(out)
+    solved = {}
     for source in select(notebooks, only):
         try:
-            nb = solutions_edition(nbformat.read(source, as_version=4))
+            solved[source.name] = solutions_edition(read_notebook(source))
         except EditionError as error:
             raise EditionError(f"{source.name}: {error}") from None
-        target = out / source.name
-        write_atomically(nb, target)
-        written.append(target)
-    return written
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _cannot_write(out, error) from None
+    return [write_notebook(nb, out / name) for name, nb in solved.items()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,12 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notebooks", type=Path, default=ROOT / "notebooks", help="the learner notebooks")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "solutions", help="where to write it")
     args = parser.parse_args(argv)
-    if not args.notebooks.is_dir():
-        parser.error(f"--notebooks {args.notebooks} is not a folder of .ipynb files")
     try:
+        if not args.notebooks.is_dir():
+            raise EditionError(f"--notebooks {args.notebooks} is not a folder of .ipynb files")
         written = write_solutions(args.notebooks, args.out, args.only)
-    except EditionError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (ValueError, OSError) as error:  # EditionError is a ValueError, as is a file that is no notebook
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
     print(f"wrote the solutions edition of {len(written)} notebook{'' if len(written) == 1 else 's'} to {args.out}")
     return 0

@@ -2,12 +2,17 @@
 
 Each row of a table is one bad input a learner or an engineer could pass: the call, the error type
 expected, and a pattern the message must contain (the name of the setting and what is wrong).
+Every command-line tool the README names gets a bad path, an output it cannot write and an input that
+is corrupt, each as a real process: one line on stderr, a non-zero status, no traceback.
 The property tests at the end throw wide ranges of values at configs, sampling settings and
 tokenizers: each one either works correctly or is refused with a message naming the setting.
 """
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -155,10 +160,13 @@ def test_generate_with_nan_penalty_and_greedy_is_refused_not_run(model):
 # ------------------------------------------------------------------------------------- model, Trainer, data
 
 
-@pytest.mark.parametrize("ids, bad", [([[0, 12]], 12), ([[-3, 1]], -3), ([[1, 99]], 99)])
-def test_model_names_an_id_outside_the_vocabulary(model, ids, bad):
-    _expect(lambda: model(torch.tensor(ids)), ValueError,
-            f"idx holds token id {bad}, outside the vocabulary \\(vocab_size 12, so ids run from 0 to 11\\)")
+@pytest.mark.parametrize("ids", [[[0, 12]], [[-3, 1]], [[1, 99]]])
+def test_model_leaves_ids_to_their_entry_points_and_torch_still_refuses_a_bad_one(model, ids):
+    """GPT.forward does not read the ids (their min and max would stall a GPU at every step): generate's
+    prompt and the Trainer's data are checked where they enter (tests above and below). Called directly,
+    as a learner might in a notebook, the model still fails on a CPU, in torch's embedding lookup."""
+    with pytest.raises(IndexError, match="index out of range"):
+        model(torch.tensor(ids))
 
 
 def _train_config(**changes):
@@ -180,7 +188,7 @@ def test_trainer_fit_names_an_id_outside_the_vocabulary_from_a_batch_fn():
         return x, x
 
     trainer = Trainer(GPT(CONFIG), _train_config(), batch_fn)
-    _expect(trainer.fit, ValueError, "idx holds token id 15, outside the vocabulary \\(vocab_size 12")
+    _expect(trainer.fit, ValueError, "the batch_fn's train input holds token id 15, outside the vocabulary \\(vocab_size 12")
 
 
 @pytest.mark.parametrize("kwargs, error, pattern", [
@@ -436,6 +444,99 @@ def test_cli_train_checks_the_resume_checkpoint_before_training(tmp_path, capsys
 def test_cli_train_checks_the_device_before_training(tmp_path, capsys):
     assert main(["train", "--recipe", "tiny", "--device", "cuda", "--out", str(tmp_path / "r.safetensors")]) == 2
     assert "CUDA is not available" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------- every tool, as a process
+
+GPT2_TOKENIZER_CACHED = os.path.isdir(os.environ.get("TIKTOKEN_CACHE_DIR", "/nonexistent"))
+CLOSED_STDOUT = "stdout closed"  # the command runs as `... >&-`: Python then has no sys.stdout
+NOTEBOOK_ON_STDIN = "/proc/self/fd/0"  # the notebook, opened on stdin: found, readable, in no folder one can write
+
+TOOL_CASES = [  # (python -m <argv>, what stderr says, how it runs): a bad path, an unwritable output, a corrupt input
+    (["minigpt", "train", "--data", "missing.txt"], "minigpt train: error: --data missing.txt: no such file", ""),
+    (["minigpt", "train", "--data", ""], "minigpt train: error: argument --data: the path is empty", ""),
+    (["minigpt", "train", "--recipe", "tiny", "--out", "file/run.safetensors"], "--out: cannot write checkpoint", ""),
+    (["minigpt", "train", "--recipe", "tiny", "--out", "/proc/x/run.safetensors"], "--out: cannot write checkpoint",
+     ""),
+    (["minigpt", "train", "--data", "latin1.txt", "--no-progress"], "latin1.txt is not UTF-8 text: byte 3 (0xe9)",
+     ""),
+    (["minigpt", "train", "--recipe", "tiny", "--resume", "garbage.safetensors"], "truncated or corrupt", ""),
+    pytest.param(["minigpt", "train", "--data", "notes.txt", "--init-from", "garbage.safetensors",
+                  "--no-progress"],
+                 "--init-from garbage.safetensors is not a readable .safetensors file", "",
+                 marks=pytest.mark.skipif(not GPT2_TOKENIZER_CACHED, reason="needs tiktoken's gpt2 files offline")),
+    (["minigpt", "sample", "--checkpoint", "missing.safetensors"], "no checkpoint at missing.safetensors", ""),
+    (["minigpt", "sample", "--checkpoint", "garbage.safetensors"], "minigpt sample: error: standard output is closed",
+     CLOSED_STDOUT),
+    (["minigpt", "sample", "--checkpoint", "garbage.safetensors"], "garbage.safetensors is truncated or corrupt", ""),
+    (["minigpt", "info", "--checkpoint", ""], "minigpt info: error: argument --checkpoint: the path is empty", ""),
+    (["minigpt", "info", "--checkpoint", "garbage.safetensors"], "minigpt info: error: standard output is closed",
+     CLOSED_STDOUT),
+    (["minigpt", "info", "--checkpoint", "garbage.safetensors"], "garbage.safetensors is truncated or corrupt", ""),
+    (["minigpt.editions", "solutions", "--notebooks", "missing"], "--notebooks missing is not a folder", ""),
+    (["minigpt.editions", "solutions", "03", "--notebooks", "course"], "no notebook in course starts with 03", ""),
+    (["minigpt.editions", "solutions", "03", "--out", "file"], "--out file: file is a file, not a folder", ""),
+    (["minigpt.editions", "solutions", "03", "--out", "file/solutions"], "file is a file, not a folder", ""),
+    (["minigpt.editions", "solutions", "03", "--out", "/proc/x"], "cannot write /proc/x: ", ""),
+    (["minigpt.editions", "solutions", "--notebooks", "broken_course", "--out", "out"],
+     "broken_course/02_broken.ipynb is not a Jupyter notebook (Notebook does not appear to be JSON", ""),
+    (["widgets.export", "missing.ipynb"], "widgets.export: error: missing.ipynb not found", ""),
+    (["widgets.export", "small.ipynb", "file/small.html"], "cannot write file/small.html: Not a directory", ""),
+    (["widgets.export", "small.ipynb", "/proc/x.html"], "cannot write /proc/x.html", ""),
+    (["widgets.export", "small.ipynb", "small.ipynb"], "small.ipynb would overwrite a notebook with HTML", ""),
+    (["widgets.export", "small.ipynb", "copy.ipynb"], "copy.ipynb would overwrite a notebook with HTML; give an "
+                                                      ".html file, e.g. small.html", ""),
+    (["widgets.export", "broken.ipynb"], "widgets.export: error: broken.ipynb is not a Jupyter notebook", ""),
+    (["widgets.store", "missing.ipynb"], "widgets.store: error: missing.ipynb not found", ""),
+    (["widgets.store", NOTEBOOK_ON_STDIN], f"widgets.store: error: cannot write {NOTEBOOK_ON_STDIN}", ""),
+    (["widgets.store", "small.ipynb", "broken.ipynb"], "widgets.store: error: broken.ipynb is not a Jupyter notebook",
+     ""),
+]
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    """A folder of things to pass: a regular file (no folder can be under it), a checkpoint that is not one,
+    text that is not UTF-8, a notebook with no views (nothing to draw), a notebook that is not one, and two
+    small courses: one notebook, and one notebook plus a broken one."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    (tmp_path / "file").write_text("a file, not a folder")
+    (tmp_path / "garbage.safetensors").write_text("not a checkpoint")
+    (tmp_path / "latin1.txt").write_bytes("café au lait ".encode("latin-1") * 100)
+    (tmp_path / "notes.txt").write_text("some notes of my own, to fine-tune on " * 50)
+    notebook = new_notebook(cells=[new_markdown_cell("# A small notebook"), new_code_cell("print(1 + 1)")])
+    nbformat.write(notebook, tmp_path / "small.ipynb")
+    (tmp_path / "broken.ipynb").write_text("not a notebook")
+    for course, broken in (("course", False), ("broken_course", True)):
+        (tmp_path / course).mkdir()
+        nbformat.write(notebook, tmp_path / course / "01_intro.ipynb")
+        if broken:
+            (tmp_path / course / "02_broken.ipynb").write_text("not a notebook")
+    return tmp_path
+
+
+def run_tool(argv: list[str], cwd, how: str = "") -> subprocess.CompletedProcess:
+    """``python -m <argv>`` in ``cwd``, its stderr captured; ``how`` closes its stdout or gives it a notebook."""
+    command = [sys.executable, "-m", *argv]
+    if how == CLOSED_STDOUT:
+        command = ["sh", "-c", 'exec "$@" >&-', "sh", *command]
+    with open(cwd / "small.ipynb") as stdin:
+        return subprocess.run(command, cwd=cwd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, timeout=300)
+
+
+@pytest.mark.parametrize("argv, message, how", TOOL_CASES,
+                         ids=lambda value: " ".join(value) if isinstance(value, list) else value[:13])
+def test_every_tool_refuses_a_bad_input_in_one_line(bad_files, argv, message, how):
+    files_before = {path: path.read_bytes() for path in bad_files.rglob("*") if path.is_file()}
+    result = run_tool(argv, bad_files, how)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    assert message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    if argv[0] != "minigpt":  # the notebook tools found it before writing anything
+        assert {path: path.read_bytes() for path in bad_files.rglob("*") if path.is_file()} == files_before
 
 
 # ------------------------------------------------------------------------------------- properties

@@ -1,11 +1,12 @@
 """Command line: train a recipe, sample and describe its checkpoint; readable one-line errors."""
 
+import os
 import subprocess
 import sys
 
 import pytest
 
-from minigpt.cli import main
+from minigpt.cli import EXIT_BROKEN_PIPE, error_message, main
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +82,68 @@ def test_bad_sampling_settings_give_a_readable_error(trained, option, message, c
     assert main(["sample", "--checkpoint", str(trained), *option]) == 2
     err = capsys.readouterr().err
     assert err.startswith("minigpt sample: error: ") and message in err and err.count("\n") == 1
+
+
+def run_minigpt(*argv, cwd, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "minigpt", *argv], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=300)
+
+
+def test_a_message_written_to_be_followed_is_printed_whole(tmp_path):
+    """A corpus that cannot be had says where it belongs, where to get it and how to put it there, over several
+    lines: the command line printed only the first of them."""
+    (tmp_path / "tinyshakespeare.txt").write_text("not the corpus")
+    env = {**os.environ, "MINIGPT_DATA_DIR": str(tmp_path), "MINIGPT_CACHE_DIR": str(tmp_path / "cache")}
+    result = run_minigpt("train", "--recipe", "tiny", "--out", "run.safetensors", cwd=tmp_path, env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("minigpt train: error: Could not load corpus 'tinyshakespeare': ")
+    for line in (f"  expected file: {tmp_path / 'tinyshakespeare.txt'}", "  download URL:  https://",
+                 "To fix it by hand", "set MINIGPT_DATA_DIR to that folder"):
+        assert line in result.stderr
+
+
+def test_only_the_first_line_of_a_message_minigpt_did_not_write():
+    assert error_message(RuntimeError("what went wrong\n  and a page of a library's details")) == "what went wrong"
+    assert error_message(KeyError("n_layer")) == "n_layer" and error_message(OSError()) == "OSError"
+
+
+def test_a_reader_that_stops_early_ends_the_sample_quietly(trained, tmp_path):
+    """``minigpt sample ... | head -c 10``: no "Broken pipe" error, the status a tool ended by SIGPIPE has."""
+    process = subprocess.Popen([sys.executable, "-m", "minigpt", "sample", "--checkpoint", str(trained),
+                                "--max-new-tokens", "100000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               cwd=tmp_path)
+    try:
+        assert len(process.stdout.read(10)) == 10
+        process.stdout.close()  # what `head -c 10` does once it has its ten bytes
+        assert process.wait(timeout=300) == EXIT_BROKEN_PIPE == 141
+        assert process.stderr.read() == b""
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--max-iters", "5", "--set", "max_iters=9"],
+     "--max-iters and --set max_iters=9 both set max_iters; give it once, with --max-iters"),
+    (["--device", "cpu", "--set", "device=meta"], "--device and --set device=meta both set device; give it once, "
+                                                  "with --device"),
+    (["--seed", "1", "--set", "seed=2"], "--seed and --set seed=2 both set seed"),
+    (["--no-progress", "--set", "progress=true"], "--no-progress and --set progress=True both set progress"),
+    (["--set", "vocab_size=100"], "--set vocab_size: the tokenizer sets the vocabulary size and always wins; choose "
+                                  "the tokenizer instead, with --data PATH --tokenizer char|bpe:N|gpt2"),
+])
+def test_a_setting_given_twice_is_refused_not_overridden(tmp_path, options, message):
+    result = run_minigpt("train", "--recipe", "tiny", "--out", "run.safetensors", *options, cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.startswith(f"minigpt train: error: {message}")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_setting_given_once_by_set_is_kept():
+    from minigpt.cli import _train_config, build_parser
+    from minigpt.recipes import get_recipe
+
+    args = build_parser().parse_args(["train", "--recipe", "tiny"])
+    recipe = get_recipe("tiny").train
+    config = _train_config(recipe, {"max_iters": 7, "device": "cpu", "progress": False}, args, "out.safetensors")
+    assert (config.max_iters, config.lr_decay_iters, config.device, config.progress) == (7, 7, "cpu", False)
+    assert _train_config(recipe, {}, args, "out.safetensors").progress  # the recipe's: on

@@ -24,11 +24,13 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
 class Training:
-    """``python -m minigpt train ...`` in the background, with its stderr collected as it arrives."""
+    """``python -m minigpt train ...`` in the background, with its stderr collected as it arrives
+    (``python -c <program> train ...`` with ``program``)."""
 
-    def __init__(self, *options, cwd):
+    def __init__(self, *options, cwd, program=None):
+        launch = ["-m", "minigpt"] if program is None else ["-c", program]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "minigpt", "train", "--device", "cpu", *options],
+            [sys.executable, *launch, "train", "--device", "cpu", *options],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
             env={**os.environ, "OMP_NUM_THREADS": "1"},
         )
@@ -114,6 +116,52 @@ def test_a_second_ctrl_c_quits_at_once_without_a_traceback(tmp_path):
     assert time.monotonic() - start < 10
     assert "Traceback" not in run.stderr and "interrupted again; quitting without saving" in run.stderr
     assert not out.exists()  # nothing saved, as asked
+
+
+def _fast_steps(tmp_path, program=None):
+    """Training whose steps take milliseconds: a Ctrl-C's checkpoint is saved before a second one is pressed."""
+    return Training("--recipe", "tiny", "--batch-size", "1", "--eval-iters", "1", "--max-iters", "100000",
+                    "--out", str(tmp_path / "run.safetensors"), cwd=tmp_path, program=program)
+
+
+def test_a_second_ctrl_c_20_ms_after_the_first_is_no_traceback(tmp_path):
+    run = _fast_steps(tmp_path)
+    run.wait_for_steps(2)
+    run.process.send_signal(signal.SIGINT)
+    time.sleep(0.02)
+    run.process.send_signal(signal.SIGINT)
+    assert run.finish() == 130
+    assert "Traceback" not in run.stderr and "KeyboardInterrupt" not in run.stderr, run.stderr
+
+
+SLOW_EXIT = """
+import atexit, sys, time
+from minigpt.cli import main
+
+def slow_clean_up():  # stands in for torch's clean-up at exit, long enough to press Ctrl-C in it every time
+    print("cleaning up", file=sys.stderr, flush=True)
+    time.sleep(60)
+
+atexit.register(slow_clean_up)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_ctrl_c_during_the_clean_up_at_exit_is_no_traceback(tmp_path):
+    """Where the second Ctrl-C of a quick double press lands when the first one's save is quick: in the
+    clean-up after ``main`` returned, once the handlers were put back (a KeyboardInterrupt traceback from
+    torch's atexit code). The handlers now stay, so it ends the process at once and quietly."""
+    run = _fast_steps(tmp_path, program=SLOW_EXIT)
+    run.wait_for_steps(2)
+    run.process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 120
+    while "cleaning up" not in run.stderr and time.monotonic() < deadline:
+        assert run.process.poll() is None, run.stderr
+        time.sleep(0.01)
+    assert "saved checkpoint to" in run.stderr
+    run.process.send_signal(signal.SIGINT)
+    assert run.finish(timeout=30) == 130
+    assert "Traceback" not in run.stderr and "KeyboardInterrupt" not in run.stderr, run.stderr
 
 
 def _assert_quiet_exit_after_ctrl_c(run, out) -> None:

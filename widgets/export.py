@@ -7,14 +7,15 @@ manager from a CDN (unpkg) and is blank without network. Every view's output als
 picture (``image/png``, see ``widgets.picture``), so exporting with the picture ahead of the widget
 view gives a page that works offline, by e-mail, on a projector PC and printed to PDF. The saved
 widget state, useless without the live manager, is left out of the page.
+
+A problem (no such notebook, a file that is not one, an output that cannot be written, an output that
+would overwrite a notebook) is one line on stderr and status 1, found before any work is done.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 PICTURE_FIRST = [
@@ -32,33 +33,45 @@ PICTURE_FIRST = [
 
 def to_html(notebook, output_path) -> Path:
     """Write ``notebook`` (a path or an nbformat node, already executed) as offline HTML."""
-    import nbformat
     from nbconvert import HTMLExporter
     from traitlets.config import Config
 
+    from minigpt.editions import read_notebook, write_atomically
+
     if not hasattr(notebook, "cells"):
-        notebook = nbformat.read(os.fspath(notebook), as_version=4)
+        notebook = read_notebook(notebook)
     notebook = copy.deepcopy(notebook)
     notebook.metadata.pop("widgets", None)
     exporter = HTMLExporter(config=Config({"NbConvertBase": {"display_data_priority": PICTURE_FIRST}}))
     body, _ = exporter.from_notebook_node(notebook)
-    output_path = Path(output_path)
-    # atomic write: a half-written page never replaces a good one
-    with tempfile.NamedTemporaryFile("w", dir=output_path.parent, suffix=".tmp", delete=False, encoding="utf-8") as f:
-        f.write(body)
-    os.chmod(f.name, 0o644)  # a temp file is 0600; a web page is for reading
-    os.replace(f.name, output_path)
-    return output_path
+    return write_atomically(Path(output_path), body, 0o644)  # a web page is for reading
+
+
+def output_for(source: Path, out: str | None) -> Path:
+    """Where the page of ``source`` goes: ``out``, or beside the notebook as .html. A ValueError for an
+    output that would overwrite a notebook (the notebook itself, or any ``.ipynb``) with HTML."""
+    path = source.with_suffix(".html") if out is None else Path(out)
+    if path.suffix.lower() == ".ipynb" or path.resolve() == source.resolve():
+        raise ValueError(f"{path} would overwrite a notebook with HTML; give an .html file, e.g. "
+                         f"{source.with_suffix('.html')}")
+    return path
 
 
 def main(argv=None) -> None:
+    from minigpt.editions import check_writable
+
     args = sys.argv[1:] if argv is None else argv
     if not 1 <= len(args) <= 2:
         raise SystemExit("usage: python -m widgets.export notebook.ipynb [out.html]")
     source = Path(args[0])
-    if not source.is_file():
-        raise SystemExit(f"{source} not found; pass an executed .ipynb")
-    out = to_html(source, args[1] if len(args) == 2 else source.with_suffix(".html"))
+    try:
+        if not source.is_file():
+            raise FileNotFoundError(f"{source} not found; pass an executed .ipynb")
+        out = output_for(source, args[1] if len(args) == 2 else None)
+        check_writable(out)  # before the conversion, which takes seconds
+        to_html(source, out)
+    except (ValueError, OSError) as error:
+        raise SystemExit(f"widgets.export: error: {error}") from None
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 

@@ -15,14 +15,14 @@ runs (the notebook is untrusted), an HTML or PDF export. So, after running it to
   opening the notebook does not mark it modified.
 
 A view output that ends up with no picture (no Chrome/Chromium here for kaleido) is an error:
-the stored notebook would show nothing where the figure belongs.
+the stored notebook would show nothing where the figure belongs. Every notebook named is read and
+its folder checked for writing before the first one runs: a missing file, a file that is not a
+notebook or a folder that cannot be written is one line on stderr and status 1, minutes earlier.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -44,36 +44,47 @@ def normalize(nb, display_name: str) -> list[str]:
     return problems
 
 
+def checked(path):
+    """The notebook at ``path``, once it is known that its stored form can be written back in its place:
+    an error (OSError, ValueError) that says what is wrong, before any time is spent running it."""
+    from minigpt.editions import check_writable, read_notebook
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; pass a .ipynb file")
+    notebook = read_notebook(path)
+    check_writable(path)
+    return notebook
+
+
 def store(path, timeout: int = 900) -> Path:
     """Execute ``path`` in its own folder with the ``python3`` kernel and write it back in stored form."""
-    import nbformat
     from jupyter_client.kernelspec import KernelSpecManager
     from nbclient import NotebookClient
 
+    from minigpt.editions import write_notebook
+
     path = Path(path)
-    nb = nbformat.read(path, as_version=4)
+    nb = checked(path)
     NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False, store_widget_state=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()  # fmt: skip
     problems = normalize(nb, KernelSpecManager().get_kernel_spec("python3").display_name)
     if problems:
         raise RuntimeError(f"{path.name}: " + "; ".join(problems) + " (install Chrome or Chromium for kaleido)")
-    # atomic write: a failed run never leaves a half-written notebook behind
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as f:
-        nbformat.write(nb, f)
-    os.chmod(f.name, path.stat().st_mode & 0o777)  # a temp file is 0600
-    os.replace(f.name, path)
-    return path
+    return write_notebook(nb, path, path.stat().st_mode & 0o777)  # atomic: a failed write leaves it as it was
 
 
 def main(argv=None) -> None:
     paths = sys.argv[1:] if argv is None else argv
     if not paths:
         raise SystemExit("usage: MINIGPT_SCALE=ci python -m widgets.store notebook.ipynb [more.ipynb ...]")
-    for path in paths:
-        if not Path(path).is_file():
-            raise SystemExit(f"{path} not found")
-    for path in paths:
-        print(f"stored {store(path)}")
+    try:
+        for path in paths:  # all of them first: a typo in the last one is found before the first runs
+            checked(path)
+        for path in paths:
+            print(f"stored {store(path)}")
+    except (ValueError, OSError, RuntimeError) as error:
+        raise SystemExit(f"widgets.store: error: {error}") from None
 
 
 if __name__ == "__main__":
