@@ -40,8 +40,8 @@ HINT = "Picture saved with the notebook: run the cell to interact."
 PROBE_SECONDS = 5  # `browser --version`
 START_SECONDS = 20  # the browser's start and kaleido's first tab, on a busy 2-core laptop
 RENDER_SECONDS = 90  # one figure; kaleido's own limit (60 s) fires first, this one catches a browser that hangs
-HOW_TO_TURN_ON = ("the live views work; for pictures in saved notebooks and exports, install Chrome or "
-                  "Chromium (or run `plotly_get_chrome`), or point BROWSER_PATH at one, and restart the kernel")
+CLOSE_SECONDS = 2  # closing the browser at exit or after a failure
+HOW_TO_TURN_ON = "install Chrome or Chromium (or run `plotly_get_chrome`), or point BROWSER_PATH at one"
 _state = {"renderer": None, "reason": None, "announced": False}  # renderer None: not tried; False: off
 
 
@@ -91,6 +91,8 @@ class _Renderer:
         for name in ("choreographer", "kaleido"):  # their warnings would reach the cell's stderr through logging's
             logging.getLogger(name).addHandler(logging.NullHandler())  # last-resort handler: ours are in off_reason
         self.loop = asyncio.new_event_loop()
+        # a task given up on (a start that timed out) may still end with an error nobody awaits: log it quietly
+        self.loop.set_exception_handler(lambda loop, context: log.info("renderer: %s", context.get("exception")))
         threading.Thread(target=self.loop.run_forever, name="minigpt-pictures", daemon=True).start()
         self.kaleido = None
         try:
@@ -125,7 +127,7 @@ class _Renderer:
         if self.kaleido is not None:
             kaleido, self.kaleido = self.kaleido, None
             try:
-                self.call(kaleido.close(), PROBE_SECONDS)
+                self.call(kaleido.close(), CLOSE_SECONDS)
             except BaseException as exc:
                 log.info("closing the browser: %s", exc)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -166,7 +168,8 @@ def announce_once() -> str | None:
     if _state["reason"] is None or _state["announced"]:
         return None
     _state["announced"] = True
-    return f"No pictures in this kernel: {_state['reason']}; {HOW_TO_TURN_ON}."
+    return (f"No pictures in this kernel: {_state['reason']}; the live views work, and for pictures in saved "
+            f"notebooks and exports, {HOW_TO_TURN_ON}, and restart the kernel.")
 
 
 def png(figures, width: int = WIDTH, hint: str = HINT) -> bytes | None:

@@ -25,6 +25,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from widgets.picture import HOW_TO_TURN_ON, browser_problem, find_browser
+
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
@@ -70,7 +72,7 @@ def store(path, timeout: int = 900) -> Path:
                    resources={"metadata": {"path": str(path.parent)}}).execute()  # fmt: skip
     problems = normalize(nb, KernelSpecManager().get_kernel_spec("python3").display_name)
     if problems:
-        raise RuntimeError(f"{path.name}: " + "; ".join(problems) + " (install Chrome or Chromium for kaleido)")
+        raise RuntimeError(f"{path.name}: " + "; ".join(problems) + f" ({HOW_TO_TURN_ON})")
     return write_notebook(nb, path, path.stat().st_mode & 0o777)  # atomic: a failed write leaves it as it was
 
 
@@ -81,6 +83,9 @@ def main(argv=None) -> None:
     try:
         for path in paths:  # all of them first: a typo in the last one is found before the first runs
             checked(path)
+        no_pictures = browser_problem(find_browser())
+        if no_pictures:  # the stored notebook would show nothing where its figures belong: say so before running
+            raise RuntimeError(f"no pictures can be drawn here: {no_pictures}; {HOW_TO_TURN_ON}")
         for path in paths:
             print(f"stored {store(path)}")
     except (ValueError, OSError, RuntimeError) as error:
