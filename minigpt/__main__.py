@@ -16,6 +16,7 @@ try:
     if _HOLD_SIGINT:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 except KeyboardInterrupt:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C during the exit's clean-up: no traceback
     raise SystemExit(130) from None
 
 raise SystemExit(main())
