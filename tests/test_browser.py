@@ -124,7 +124,7 @@ def test_exported_html_shows_every_view_offline(browser, sandbox):
     root, notebooks = sandbox
     executed = root / "demo_executed.ipynb"
     lab.execute_notebook(lab.DEMO, executed, notebooks, lab.sandbox_env(root))
-    from widgets.export import to_html
+    from widgets.tools.export import to_html
 
     html = to_html(executed, root / "demo.html")
     context, page = open_offline(browser, html)
@@ -206,7 +206,7 @@ def test_run_save_new_kernel_reopen_draws_every_view_and_exports_offline(browser
         views.nth(k).screenshot(path=str(lab.ARTIFACTS / f"reopened_{name}_{k}.png"))
     page.close()
 
-    from widgets.export import to_html
+    from widgets.tools.export import to_html
 
     context, exported = open_offline(browser, to_html(saved, root / f"{name}.html"))
     assert exported.evaluate(LOADED) == [True] * n_views
@@ -215,7 +215,7 @@ def test_run_save_new_kernel_reopen_draws_every_view_and_exports_offline(browser
 
 @pytest.mark.parametrize("name", STORED)
 def test_every_stored_notebook_exports_with_every_figure_offline(browser, tmp_path, name):
-    from widgets.export import to_html
+    from widgets.tools.export import to_html
 
     expected = lab.picture_outputs(COURSE / name)
     context, page = open_offline(browser, to_html(COURSE / name, tmp_path / f"{name}.html"))

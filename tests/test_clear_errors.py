@@ -5,7 +5,7 @@ import torch
 
 from minigpt.config import get_config
 from minigpt.data import load_text
-from minigpt.exercises.flow import check_next_token_distribution, next_token_distribution
+from minigpt.course.exercises.flow import check_next_token_distribution, next_token_distribution
 from minigpt.model import GPT
 from minigpt.tokenizers import CharTokenizer
 

@@ -1,6 +1,7 @@
 """The learner and solutions editions come from one source and cannot drift; nbgrader grades them."""
 
 import copy
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +12,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
-from minigpt import editions
-from minigpt.exercises.solutions import CHECKS
+from minigpt.course import editions
+from minigpt.course.exercises.solutions import CHECKS
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 SOLUTION = """def sinusoidal(T, C):
@@ -32,7 +33,7 @@ def learner_notebook():
     """A one-exercise notebook in the learner edition's conventions."""
     nb = new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}})
     nb.cells = [
-        new_code_cell("import torch\nfrom minigpt.exercises.positions import check_sinusoidal"),
+        new_code_cell("import torch\nfrom minigpt.course.exercises.positions import check_sinusoidal"),
         new_code_cell('def sinusoidal(T, C):\n    """[T, C] table of sines and cosines."""\n'
                       "    # YOUR CODE HERE\n    raise NotImplementedError()",
                       metadata=grader("sinusoidal", solution=True, grade=False, locked=False)),
@@ -135,6 +136,42 @@ def test_the_command_writes_only_the_notebooks_asked_for_and_names_a_wrong_one(t
     assert editions.main(["solutions", "3_att", "--notebooks", str(source), "--out", str(tmp_path / "x")]) == 2
     error = capsys.readouterr().err
     assert "starts with 3_att; there are: 03_attention, 04_positions" in error
+
+
+def test_the_notebooks_default_to_the_current_folder_then_the_checkout(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no notebooks/ here: the source checkout's
+    assert editions.default_notebooks() == Path(editions.__file__).resolve().parents[2] / "notebooks"
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(learner_notebook(), tmp_path / "notebooks" / "demo.ipynb")
+    assert editions.main(["solutions"]) == 0  # a notebooks/ here wins, and the edition goes beside it
+    assert [p.name for p in (tmp_path / "build" / "solutions").iterdir()] == ["demo.ipynb"]
+    assert f"to {tmp_path / 'build' / 'solutions'}" in capsys.readouterr().out
+
+
+def installed_package(tmp_path) -> dict:
+    """The environment of a Python that imports ``minigpt`` from a copy of the package alone, as installed:
+    no checkout around it, so no notebooks/ and no pyproject.toml beside it."""
+    import shutil
+
+    site = tmp_path / "site-packages"
+    shutil.copytree(Path(editions.__file__).resolve().parents[1], site / "minigpt",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return {**os.environ, "PYTHONPATH": str(site)}
+
+
+def test_an_installed_package_asks_for_the_notebooks_and_uses_those_given(tmp_path):
+    env, work = installed_package(tmp_path), tmp_path / "work"
+    work.mkdir()
+    command = [sys.executable, "-m", "minigpt.course.editions", "solutions"]
+    done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+    assert "no notebooks/ folder in" in done.stderr and "pass the learner notebooks with --notebooks DIR" in done.stderr
+    (tmp_path / "course").mkdir()
+    nbformat.write(learner_notebook(), tmp_path / "course" / "demo.ipynb")
+    done = subprocess.run([*command, "--notebooks", "../course"], cwd=work, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "### BEGIN SOLUTION" in (tmp_path / "build" / "solutions" / "demo.ipynb").read_text()
 
 
 def nbgrader(course: Path, *args):

@@ -4,7 +4,7 @@ Fair: a correct answer passes in whatever form it comes (float64, float16/bfloat
 scalars, requires_grad, another device). Never crashes: None, a list, NaN, an exception, sys.exit(),
 a loop that never ends or an unfinished stub each give NOT YET, with a message that says what came
 back (returned vs raised vs stopped).
-The checks come from ``minigpt.exercises.solutions.CHECKS``, each with its reference solution; each must
+The checks come from ``minigpt.course.exercises.solutions.CHECKS``, each with its reference solution; each must
 also pass an answer written here in float64 numpy (``INDEPENDENT``), since a reference is often the very
 function its check compares with.
 """
@@ -19,10 +19,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from minigpt.exercises import _tensor_checks
-from minigpt.exercises._result import Result
-from minigpt.exercises._tensor_checks import NOT_IMPLEMENTED, call_learner, number_answer, tensor_answer
-from minigpt.exercises.solutions import CHECKS, MODULES, passing_or_reference
+from minigpt.course.exercises import _tensor_checks
+from minigpt.course.exercises._result import Result
+from minigpt.course.exercises._tensor_checks import NOT_IMPLEMENTED, call_learner, number_answer, tensor_answer
+from minigpt.course.exercises.solutions import CHECKS, MODULES, passing_or_reference
 
 NAMES = list(CHECKS)
 
@@ -400,7 +400,7 @@ def test_every_check_of_every_module_is_registered_with_a_reference():
     import importlib
 
     for module in MODULES:
-        namespace = importlib.import_module(f"minigpt.exercises.{module}")
+        namespace = importlib.import_module(f"minigpt.course.exercises.{module}")
         for name, value in vars(namespace).items():
             if name.startswith("check_") and callable(value) and value.__module__ == namespace.__name__:
                 assert name in CHECKS and CHECKS[name] is value, f"{module}.{name} has no reference"
@@ -665,7 +665,7 @@ def test_get_batch_accepts_numpy_and_a_stacked_pair():
 
 
 def test_best_step_reference_keeps_the_first_lowest_val_loss():
-    from minigpt.exercises.training import best_step
+    from minigpt.course.exercises.training import best_step
 
     history = [{"step": 10, "train_loss": 1.0}, {"step": 20, "val_loss": 2.0}, {"step": 30, "train_loss": 0.1},
                {"step": 40, "val_loss": 1.5}, {"step": 60, "val_loss": 1.5}, {"step": 80, "val_loss": 1.7}]

@@ -2,7 +2,7 @@
 
 import torch
 
-from minigpt.exercises.architectures import check_teacher_forcing, check_visibility, model_visibility
+from minigpt.course.exercises.architectures import check_teacher_forcing, check_visibility, model_visibility
 
 
 def visibility(T, causal):

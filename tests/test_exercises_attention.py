@@ -5,7 +5,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from minigpt.exercises.attention import check_attention, check_multi_head
+from minigpt.course.exercises.attention import check_attention, check_multi_head
 
 
 def attention(q, k, v, causal=True, *, scale=True, mask=True, dim=-1):

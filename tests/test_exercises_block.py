@@ -2,7 +2,7 @@
 
 import torch
 
-from minigpt.exercises.block import check_block_params, check_rms_norm
+from minigpt.course.exercises.block import check_block_params, check_rms_norm
 
 
 def rms_norm(x, weight, eps):

@@ -3,7 +3,7 @@
 import torch
 
 from minigpt.config import get_config
-from minigpt.exercises.efficiency import check_kv_cache_bytes, check_quantize, reference_kv_cache_bytes
+from minigpt.course.exercises.efficiency import check_kv_cache_bytes, check_quantize, reference_kv_cache_bytes
 
 
 def kv_cache_bytes(config, batch_size, bytes_per_number):
@@ -68,8 +68,8 @@ import math  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from minigpt.exercises import efficiency as E  # noqa: E402
-from minigpt.exercises.efficiency import check_flash_attention, check_speculative_step  # noqa: E402
+from minigpt.course.exercises import efficiency as E  # noqa: E402
+from minigpt.course.exercises.efficiency import check_flash_attention, check_speculative_step  # noqa: E402
 from minigpt.speculative import _greedy_next  # noqa: E402
 from minigpt.speculative import speculative_step as spec_reference  # noqa: E402
 

@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from minigpt.exercises.embeddings import check_most_similar, check_one_hot_lookup, most_similar
+from minigpt.course.exercises.embeddings import check_most_similar, check_one_hot_lookup, most_similar
 
 
 def test_one_hot_lookup_solution_passes():

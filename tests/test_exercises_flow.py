@@ -2,7 +2,7 @@
 
 import torch
 
-from minigpt.exercises.flow import check_next_token_distribution, next_token_distribution
+from minigpt.course.exercises.flow import check_next_token_distribution, next_token_distribution
 
 
 def test_solution_passes():

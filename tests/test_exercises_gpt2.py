@@ -2,7 +2,7 @@
 
 import torch
 
-from minigpt.exercises.gpt2 import check_first_token_share, first_token_share
+from minigpt.course.exercises.gpt2 import check_first_token_share, first_token_share
 
 
 def test_the_reference_passes_and_reads_a_sink():

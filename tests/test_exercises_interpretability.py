@@ -2,7 +2,7 @@
 
 import torch
 
-from minigpt.exercises.interpretability import (
+from minigpt.course.exercises.interpretability import (
     check_induction_score,
     check_previous_token_score,
     induction_scores,

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from minigpt.course import write_course_prose
-from minigpt.exercises.own import check_cost_per_token, cost_per_token
+from minigpt.course.settings import write_course_prose
+from minigpt.course.exercises.own import check_cost_per_token, cost_per_token
 from minigpt.tokenizers import CharTokenizer
 
 

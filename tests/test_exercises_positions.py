@@ -2,7 +2,7 @@
 
 import torch
 
-from minigpt.exercises.positions import check_rope, check_sinusoidal
+from minigpt.course.exercises.positions import check_rope, check_sinusoidal
 
 
 def sinusoidal(T, C, *, swap=False, halves=False, step=2):

@@ -2,7 +2,7 @@
 
 import torch
 
-from minigpt.exercises.sampling import check_distinct_ngram_ratio, check_top_p, distinct_ngram_ratio
+from minigpt.course.exercises.sampling import check_distinct_ngram_ratio, check_top_p, distinct_ngram_ratio
 
 
 def top_p_solution(logits, p):

@@ -3,7 +3,7 @@
 from collections import Counter
 
 from minigpt.data import load_text
-from minigpt.exercises.tokenization import check_bpe_training, check_get_pair_counts, check_merge, train_merges
+from minigpt.course.exercises.tokenization import check_bpe_training, check_get_pair_counts, check_merge, train_merges
 from minigpt.tokenizers import BPETokenizer
 from minigpt.tokenizers.bpe import merge
 

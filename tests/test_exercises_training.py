@@ -2,7 +2,7 @@
 
 import torch
 
-from minigpt.exercises.training import check_get_batch
+from minigpt.course.exercises.training import check_get_batch
 
 
 def solution(data, batch_size, block_size, generator):
@@ -70,7 +70,7 @@ def test_exception_becomes_a_failed_result():
 
 # -- Exercise 3: one training step by hand ------------------------------------------------------------
 
-from minigpt.exercises.training import _STEP_CLIP, _step_setup, check_training_step, training_step  # noqa: E402
+from minigpt.course.exercises.training import _STEP_CLIP, _step_setup, check_training_step, training_step  # noqa: E402
 
 
 def _step(order=("zero_grad", "forward", "backward", "clip", "step"), clip=torch.nn.utils.clip_grad_norm_,

@@ -130,7 +130,7 @@ def test_storing_a_notebook_without_a_browser_stops_before_running_it_and_says_w
     notebook = tmp_path / "one.ipynb"
     notebook.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     before = notebook.read_text()
-    done = subprocess.run([sys.executable, "-m", "widgets.store", str(notebook)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "widgets.tools.store", str(notebook)], capture_output=True, text=True,
                           timeout=60, env={**os.environ, "BROWSER_PATH": "/bin/true"})  # fmt: skip
     assert done.returncode == 1 and done.stdout == "" and notebook.read_text() == before
     assert done.stderr.splitlines() == [done.stderr.strip()] and "no pictures can be drawn here: /bin/true" in done.stderr

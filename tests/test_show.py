@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from minigpt.show import matrix_text
+from minigpt.course.show import matrix_text
 
 
 def test_a_matrix_with_names_title_and_shape():

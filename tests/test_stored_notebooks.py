@@ -1,5 +1,5 @@
 """The stored notebooks are readable where no kernel runs: every figure has a picture, and the
-file is in the form JupyterLab writes (see widgets/store.py). No browser needed: the file is read."""
+file is in the form JupyterLab writes (see widgets/tools/store.py). No browser needed: the file is read."""
 
 import base64
 import re
@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 import widgets
-from widgets.store import WIDGET_VIEW, normalize
+from widgets.tools.store import WIDGET_VIEW, normalize
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 # a view's text/plain line starts with its class name: AttentionView(...), FigureView(...), ...

@@ -6,8 +6,15 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from minigpt.exercises._result import Result, failed, passed, with_reference
-from minigpt.exercises._tensor_checks import as_tensor, call_learner, close, number_answer, returned, tensor_answer
+from minigpt.course.exercises._result import Result, failed, passed, with_reference
+from minigpt.course.exercises._tensor_checks import (
+    as_tensor,
+    call_learner,
+    close,
+    number_answer,
+    returned,
+    tensor_answer,
+)
 
 
 def top_p(logits: torch.Tensor, p: float) -> torch.Tensor:

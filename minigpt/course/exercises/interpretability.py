@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import torch
 
-from minigpt.exercises._result import Result, failed, passed, with_reference
-from minigpt.exercises._tensor_checks import as_tensor, call_learner, close, tensor_answer
+from minigpt.course.exercises._result import Result, failed, passed, with_reference
+from minigpt.course.exercises._tensor_checks import as_tensor, call_learner, close, tensor_answer
 
 
 def _diagonal_mean(attention: torch.Tensor, offset: int, first_query: int = 0) -> torch.Tensor:

@@ -10,8 +10,8 @@ import torch
 
 from minigpt.block import Block
 from minigpt.config import GPTConfig
-from minigpt.exercises._result import Result, failed, passed, with_reference
-from minigpt.exercises._tensor_checks import call_learner, close, diagnose, number_answer, tensor_answer
+from minigpt.course.exercises._result import Result, failed, passed, with_reference
+from minigpt.course.exercises._tensor_checks import call_learner, close, diagnose, number_answer, tensor_answer
 from minigpt.norm import RMSNorm
 
 

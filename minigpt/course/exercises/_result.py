@@ -39,7 +39,7 @@ def with_reference(*solutions):
     function per learner function the check takes, in the same order and with the same signature).
 
     The package's own, worked answer to each exercise: a notebook can fall back on it while the
-    learner's version does not pass yet (``minigpt.exercises.solutions.passing_or_reference``), and
+    learner's version does not pass yet (``minigpt.course.exercises.solutions.passing_or_reference``), and
     the tests check that every check passes its reference, whatever form its answer takes.
     """
 

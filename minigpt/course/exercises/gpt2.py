@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import torch
 
-from minigpt.exercises._result import Result, failed, passed, with_reference
-from minigpt.exercises._tensor_checks import call_learner, close, tensor_answer
-from minigpt.exercises.interpretability import _random_causal_attention
+from minigpt.course.exercises._result import Result, failed, passed, with_reference
+from minigpt.course.exercises._tensor_checks import call_learner, close, tensor_answer
+from minigpt.course.exercises.interpretability import _random_causal_attention
 
 
 def first_token_share(attention: torch.Tensor) -> torch.Tensor:

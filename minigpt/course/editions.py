@@ -1,13 +1,18 @@
 """The course's two editions from one source: the learner edition in ``notebooks/`` and a solutions edition.
 
-    python -m minigpt.editions solutions                 write build/solutions/*.ipynb
-    python -m minigpt.editions solutions --out DIR       somewhere else
-    python -m minigpt.editions solutions 03 06           only notebooks 03 and 06 (names or number prefixes)
+    python -m minigpt.course.editions solutions                  write build/solutions/*.ipynb
+    python -m minigpt.course.editions solutions --out DIR        somewhere else
+    python -m minigpt.course.editions solutions 03 06            only notebooks 03 and 06 (names or number prefixes)
+    python -m minigpt.course.editions solutions --notebooks DIR  the learner notebooks in DIR
+
+The learner notebooks are ``notebooks/`` in the current folder, else the one of the source checkout this
+package runs from; an installed package carries no notebooks, so there ``--notebooks`` names them. The
+edition goes to ``build/solutions/`` beside the notebooks' folder unless ``--out`` says otherwise.
 
 Every notebook is read and converted before the first is written, so a broken one writes nothing; a
 problem (a notebook that is not one, an ``--out`` that cannot be written) is one line on stderr, status 2.
 The notebook files' helpers here (``read_notebook``, ``check_writable``, ``write_atomically``,
-``write_notebook``) serve ``widgets.export`` and ``widgets.store`` too.
+``write_notebook``) serve ``widgets.tools.export`` and ``widgets.tools.store`` too.
 
 The notebooks in ``notebooks/`` are the **learner edition**, and the only copy kept by hand. Each exercise
 is marked the way nbgrader marks them, so a teacher can use nbgrader's own commands (README, "For teachers"):
@@ -38,7 +43,7 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
+CHECKOUT = Path(__file__).resolve().parents[2]  # the source checkout, when the package runs from one
 STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]  # nbgrader's default Python code stub
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_TESTS, END_TESTS = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -189,6 +194,20 @@ def select(notebooks: Path, only: list[str] | tuple[str, ...] = ()) -> list[Path
     return [path for path in found if not only or any(path.name.startswith(name) for name in only)]
 
 
+def default_notebooks() -> Path:
+    """The learner notebooks when ``--notebooks`` is not given: ``notebooks/`` in the current folder, else in the
+    source checkout (recognised by its ``pyproject.toml``). An installed package has neither, so an EditionError
+    then says what to pass, rather than looking for the notebooks inside site-packages."""
+    candidates = [Path.cwd() / "notebooks"]
+    if (CHECKOUT / "pyproject.toml").is_file():
+        candidates.append(CHECKOUT / "notebooks")
+    for folder in candidates:
+        if folder.is_dir():
+            return folder
+    raise EditionError(f"no notebooks/ folder in {Path.cwd()} and no source checkout to find one in; "
+                       "pass the learner notebooks with --notebooks DIR")
+
+
 def write_solutions(notebooks: Path, out: Path, only: list[str] | tuple[str, ...] = ()) -> list[Path]:
     """Write the solutions edition of the notebooks in ``notebooks`` (those named in ``only``, else all) into
     ``out``: all of them, or (on a notebook that is broken or off the conventions) none."""
@@ -207,16 +226,22 @@ def write_solutions(notebooks: Path, out: Path, only: list[str] | tuple[str, ...
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minigpt.editions", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m minigpt.course.editions", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("edition", choices=["solutions"], help="the edition to generate")
     parser.add_argument("only", nargs="*", help="notebooks to include, by name or number prefix (default: all)")
-    parser.add_argument("--notebooks", type=Path, default=ROOT / "notebooks", help="the learner notebooks")
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "solutions", help="where to write it")
+    parser.add_argument("--notebooks", type=Path, metavar="DIR", help="the folder of learner notebooks (default: "
+                        "notebooks/ in the current folder, else in the source checkout)")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="where to write it (default: build/solutions/ beside "
+                        "the notebooks' folder)")
     args = parser.parse_args(argv)
     try:
-        if not args.notebooks.is_dir():
+        if args.notebooks is None:
+            args.notebooks = default_notebooks()
+        elif not args.notebooks.is_dir():
             raise EditionError(f"--notebooks {args.notebooks} is not a folder of .ipynb files")
+        if args.out is None:
+            args.out = args.notebooks.parent / "build" / "solutions"
         written = write_solutions(args.notebooks, args.out, args.only)
     except (ValueError, OSError) as error:  # EditionError is a ValueError, as is a file that is no notebook
         print(f"{parser.prog}: error: {error}", file=sys.stderr)

@@ -6,6 +6,9 @@ The scale changes only sizes and step counts, never which code runs. Choose it w
 The seed comes from ``MINIGPT_SEED`` (0 by default). Every random choice in a notebook derives
 from it, so running a notebook with ``MINIGPT_SEED=1`` is a genuinely different run: the claims a
 notebook asserts must hold for any seed, not only for the one whose outputs are stored.
+
+``write_course_prose`` is the one default that is data rather than a number: notebook 12's text to train on
+when the learner brings none, the course's own markdown, so it runs offline.
 """
 
 from __future__ import annotations

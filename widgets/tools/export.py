@@ -1,6 +1,6 @@
 """Export an executed notebook to one HTML file that shows every figure offline.
 
-    python -m widgets.export notebook.ipynb [out.html]
+    python -m widgets.tools.export notebook.ipynb [out.html]
 
 nbconvert's HTML exporter prefers the widget-view output, which needs the ipywidgets HTML
 manager from a CDN (unpkg) and is blank without network. Every view's output also carries a
@@ -36,7 +36,7 @@ def to_html(notebook, output_path) -> Path:
     from nbconvert import HTMLExporter
     from traitlets.config import Config
 
-    from minigpt.editions import read_notebook, write_atomically
+    from minigpt.course.editions import read_notebook, write_atomically
 
     if not hasattr(notebook, "cells"):
         notebook = read_notebook(notebook)
@@ -58,11 +58,11 @@ def output_for(source: Path, out: str | None) -> Path:
 
 
 def main(argv=None) -> None:
-    from minigpt.editions import check_writable
+    from minigpt.course.editions import check_writable
 
     args = sys.argv[1:] if argv is None else argv
     if not 1 <= len(args) <= 2:
-        raise SystemExit("usage: python -m widgets.export notebook.ipynb [out.html]")
+        raise SystemExit("usage: python -m widgets.tools.export notebook.ipynb [out.html]")
     source = Path(args[0])
     try:
         if not source.is_file():
@@ -71,7 +71,7 @@ def main(argv=None) -> None:
         check_writable(out)  # before the conversion, which takes seconds
         to_html(source, out)
     except (ValueError, OSError) as error:
-        raise SystemExit(f"widgets.export: error: {error}") from None
+        raise SystemExit(f"widgets.tools.export: error: {error}") from None
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 

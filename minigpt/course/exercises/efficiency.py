@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from minigpt.exercises._result import Result, failed, passed, with_reference
-from minigpt.exercises._tensor_checks import (
+from minigpt.course.exercises._result import Result, failed, passed, with_reference
+from minigpt.course.exercises._tensor_checks import (
     as_tensor,
     call_learner,
     close,

@@ -1,6 +1,6 @@
 """Run notebooks and store them the way the course keeps them: readable with no kernel at all.
 
-    MINIGPT_SCALE=ci python -m widgets.store notebooks/03_attention.ipynb [more.ipynb ...]
+    MINIGPT_SCALE=ci python -m widgets.tools.store notebooks/03_attention.ipynb [more.ipynb ...]
 
 A stored notebook is mostly read where no kernel runs: GitHub, nbviewer, JupyterLab before a cell
 runs (the notebook is untrusted), an HTML or PDF export. So, after running it top to bottom:
@@ -49,7 +49,7 @@ def normalize(nb, display_name: str) -> list[str]:
 def checked(path):
     """The notebook at ``path``, once it is known that its stored form can be written back in its place:
     an error (OSError, ValueError) that says what is wrong, before any time is spent running it."""
-    from minigpt.editions import check_writable, read_notebook
+    from minigpt.course.editions import check_writable, read_notebook
 
     path = Path(path)
     if not path.is_file():
@@ -64,7 +64,7 @@ def store(path, timeout: int = 900) -> Path:
     from jupyter_client.kernelspec import KernelSpecManager
     from nbclient import NotebookClient
 
-    from minigpt.editions import write_notebook
+    from minigpt.course.editions import write_notebook
 
     path = Path(path)
     nb = checked(path)
@@ -79,7 +79,7 @@ def store(path, timeout: int = 900) -> Path:
 def main(argv=None) -> None:
     paths = sys.argv[1:] if argv is None else argv
     if not paths:
-        raise SystemExit("usage: MINIGPT_SCALE=ci python -m widgets.store notebook.ipynb [more.ipynb ...]")
+        raise SystemExit("usage: MINIGPT_SCALE=ci python -m widgets.tools.store notebook.ipynb [more.ipynb ...]")
     try:
         for path in paths:  # all of them first: a typo in the last one is found before the first runs
             checked(path)
@@ -89,7 +89,7 @@ def main(argv=None) -> None:
         for path in paths:
             print(f"stored {store(path)}")
     except (ValueError, OSError, RuntimeError) as error:
-        raise SystemExit(f"widgets.store: error: {error}") from None
+        raise SystemExit(f"widgets.tools.store: error: {error}") from None
 
 
 if __name__ == "__main__":

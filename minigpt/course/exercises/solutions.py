@@ -5,8 +5,8 @@ function per learner function the check takes, with the same signature (most che
 ``check_bpe_training`` takes two). So code can find the answer to any exercise without knowing
 where it lives::
 
-    from minigpt.exercises.solutions import CHECKS, passing_or_reference
-    CHECKS["check_attention"].reference      # (minigpt.exercises.attention.attention,)
+    from minigpt.course.exercises.solutions import CHECKS, passing_or_reference
+    CHECKS["check_attention"].reference      # (minigpt.course.exercises.attention.attention,)
 
 A notebook whose exercise is still a stub can go on with the reference until the learner's
 version passes::
@@ -30,7 +30,7 @@ def all_checks() -> dict[str, Callable]:
     """{name: check} for every exercise check of the course, in notebook order."""
     checks = {}
     for module in MODULES:
-        namespace = importlib.import_module(f"minigpt.exercises.{module}")
+        namespace = importlib.import_module(f"minigpt.course.exercises.{module}")
         for name, value in vars(namespace).items():
             if name.startswith("check_") and callable(value) and hasattr(value, "reference"):
                 checks[name] = value

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from minigpt.exercises._result import Result, failed, passed, with_reference
-from minigpt.exercises._tensor_checks import call_learner, check_tensor, int_list_answer, returned, tensor_answer
+from minigpt.course.exercises._result import Result, failed, passed, with_reference
+from minigpt.course.exercises._tensor_checks import call_learner, check_tensor, int_list_answer, returned, tensor_answer
 
 _VISIBILITY_HINT = (
     "row i is the query token, column j the key token. An encoder (causal=False) lets every token see "

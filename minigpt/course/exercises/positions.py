@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from minigpt.exercises._result import Result, failed, passed, with_reference
-from minigpt.exercises._tensor_checks import call_learner, close, diagnose, tensor_answer
+from minigpt.course.exercises._result import Result, failed, passed, with_reference
+from minigpt.course.exercises._tensor_checks import call_learner, close, diagnose, tensor_answer
 from minigpt.positional import apply_rope, rope_frequencies, sinusoidal_table
 
 

@@ -14,7 +14,7 @@ The checks are fair and never crash (see ``_tensor_checks``):
 - a function that calls ``sys.exit()``, or runs longer than ``_tensor_checks.TIME_LIMIT_S`` (60 s; a loop
   that never ends), gets NOT YET saying so; Ctrl-C still interrupts a check.
 
-Every check carries its reference solution as ``check.reference``; ``minigpt.exercises.solutions``
+Every check carries its reference solution as ``check.reference``; ``minigpt.course.exercises.solutions``
 lists them all (``CHECKS``) and lets a notebook go on with the reference until the learner's
 version passes (``passing_or_reference``).
 """

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 import torch
 
 from minigpt.data import get_batch
-from minigpt.exercises._result import Result, failed, passed, with_reference
-from minigpt.exercises._tensor_checks import as_tensor, call_learner, describe, number_answer, returned
+from minigpt.course.exercises._result import Result, failed, passed, with_reference
+from minigpt.course.exercises._tensor_checks import as_tensor, call_learner, describe, number_answer, returned
 
 _RANDINT_HINT = ("draw the starts with torch.randint(len(data) - block_size, (batch_size,), generator=generator): "
                  "every start must leave room for the T+1 tokens of x and y")

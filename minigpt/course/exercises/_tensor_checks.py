@@ -24,7 +24,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from minigpt.exercises._result import Result, failed
+from minigpt.course.exercises._result import Result, failed
 
 ATOL = 1e-5  # the learner's answer must match ours this closely (float32)
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 import torch
 
 from minigpt.checks import WrongType
-from minigpt.exercises._result import Result, failed, passed, with_reference
-from minigpt.exercises._tensor_checks import as_tensor, call_learner, close, describe, tensor_answer
+from minigpt.course.exercises._result import Result, failed, passed, with_reference
+from minigpt.course.exercises._tensor_checks import as_tensor, call_learner, close, describe, tensor_answer
 
 
 def next_token_distribution(model: torch.nn.Module, idx: torch.Tensor) -> torch.Tensor:

@@ -12,8 +12,15 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from minigpt.exercises._result import Result, failed, passed, with_reference
-from minigpt.exercises._tensor_checks import as_tensor, call_learner, close, int_list_answer, returned, tensor_answer
+from minigpt.course.exercises._result import Result, failed, passed, with_reference
+from minigpt.course.exercises._tensor_checks import (
+    as_tensor,
+    call_learner,
+    close,
+    int_list_answer,
+    returned,
+    tensor_answer,
+)
 
 
 def one_hot_lookup(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

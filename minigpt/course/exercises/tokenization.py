@@ -18,8 +18,14 @@ from collections.abc import Callable
 
 import regex
 
-from minigpt.exercises._result import Result, failed, passed, with_reference
-from minigpt.exercises._tensor_checks import NOT_IMPLEMENTED, call_learner, int_list_answer, number_answer, returned
+from minigpt.course.exercises._result import Result, failed, passed, with_reference
+from minigpt.course.exercises._tensor_checks import (
+    NOT_IMPLEMENTED,
+    call_learner,
+    int_list_answer,
+    number_answer,
+    returned,
+)
 from minigpt.tokenizers.bpe import GPT4_SPLIT_PATTERN, merge, train_steps
 
 _PAIR_CASES = (

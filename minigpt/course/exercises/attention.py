@@ -16,8 +16,8 @@ import torch.nn.functional as F
 
 from torch.overrides import TorchFunctionMode
 
-from minigpt.exercises._result import Result, failed, passed, with_reference
-from minigpt.exercises._tensor_checks import call_learner, close, diagnose, tensor_answer
+from minigpt.course.exercises._result import Result, failed, passed, with_reference
+from minigpt.course.exercises._tensor_checks import call_learner, close, diagnose, tensor_answer
 
 _NAN_HINT = ("a row of scores that is entirely -inf gives NaN after softmax: mask only j > i, so every token can "
              "at least see itself.")
