@@ -15,17 +15,8 @@ from __future__ import annotations
 from torch import nn
 
 from minigpt.attention import Attention, CrossAttention
-from minigpt.mlp import MLP, SwiGLU
-from minigpt.moe import MoE
+from minigpt.mlp import make_mlp
 from minigpt.norm import make_norm
-
-
-MLPS = {"gelu": MLP, "swiglu": SwiGLU, "moe": MoE}
-
-
-def make_mlp(config) -> nn.Module:
-    """The feed-forward layer ``config.mlp`` names."""
-    return MLPS[config.mlp](config)
 
 
 class Block(nn.Module):

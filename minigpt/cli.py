@@ -41,7 +41,7 @@ from dataclasses import replace
 import torch
 
 from minigpt import distributed
-from minigpt.data.corpus import DataNotFoundError
+from minigpt.files import DataNotFoundError
 
 # What the shell reports for a tool ended by SIGPIPE (128 + 13), e.g. `yes` in `yes | head`; a constant
 # because Windows has no SIGPIPE.
@@ -219,7 +219,7 @@ def _prepare_training(args):
         raise OSError(f"--out: {error}") from None
     model_changes, train_changes = parse_settings(args.settings)
     config = _train_config(recipe.train, train_changes, args, out)
-    model_config = _model_config(recipe.model, model_changes)
+    model_config = recipe.model.replace(**model_changes)
     pick_device(config.device)  # an unavailable device is an error now, not after loading the data
     resumed = None if args.resume is None else load_checkpoint(args.resume)
     if args.data is None:
@@ -343,14 +343,6 @@ def _data_model(args, model_config, model_changes: dict, tokenizer, seed: int, r
         raise ValueError(f"--init-from {args.init_from}: {', '.join(model_changes)} would change the shape of "
                          "the pretrained weights; with --init-from only settings such as dropout can change") from None
     return model
-
-
-def _model_config(config, changes: dict):
-    """The recipe's shape with ``changes``. A recipe without GQA (n_kv_head == n_head) keeps none when
-    --set changes n_head: n_kv_head follows it unless it is set too."""
-    if "n_head" in changes and "n_kv_head" not in changes and config.n_kv_head == config.n_head:
-        changes = {**changes, "n_kv_head": None}
-    return config.replace(**changes)
 
 
 def parse_settings(items: list[str]) -> tuple[dict, dict]:

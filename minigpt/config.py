@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from minigpt.block import MLPS
 from minigpt.checks import WrongType, check_bool, check_number, is_int, problems_of
-from minigpt.norm import NORMS
-from minigpt.positional import POSITIONS
 
-POS_TYPES = tuple(POSITIONS)  # each registry maps a name to the small module that implements it
-NORM_TYPES = tuple(NORMS)
-MLP_TYPES = tuple(MLPS)
+# The names a config may choose. The layer modules key their registries by these names (POSITIONS in
+# positional.py, NORMS in norm.py, MLPS in mlp.py); the config stays plain data and never imports a layer.
+POS_TYPES = ("learned", "sinusoidal", "rope", "alibi", "none")
+NORM_TYPES = ("layernorm", "rmsnorm")
+MLP_TYPES = ("gelu", "swiglu", "moe")
 SIZE_FIELDS = ("vocab_size", "block_size", "n_layer", "n_head", "n_kv_head", "n_embd", "mlp_ratio",
                "n_expert", "expert_top_k")
 BOOL_FIELDS = ("bias", "prenorm", "tie_weights", "zero_init_proj", "causal")
@@ -62,10 +61,10 @@ class GPTConfig(DictConfig):
     n_embd: int = 384
     dropout: float = 0.0
     bias: bool = True
-    pos: str = "learned"  # "learned" | "sinusoidal" | "rope" | "alibi" | "none"
-    norm: str = "layernorm"  # "layernorm" | "rmsnorm"
+    pos: str = "learned"  # one of POS_TYPES
+    norm: str = "layernorm"  # one of NORM_TYPES
     prenorm: bool = True  # False = post-norm, as in the original Transformer
-    mlp: str = "gelu"  # "gelu" | "swiglu" | "moe"
+    mlp: str = "gelu"  # one of MLP_TYPES
     mlp_ratio: int = 4  # MLP hidden width as a multiple of n_embd (GPT-2: 4)
     n_expert: int = 4  # only used when mlp == "moe"
     expert_top_k: int = 2  # experts each token is routed to, when mlp == "moe"

@@ -4,7 +4,8 @@
 - ``SwiGLU`` (PaLM, LLaMA): C -> two projections a, b of size ``swiglu_hidden(C)`` -> silu(a) * b -> C.
   The gate doubles the input projection, so the hidden size is shrunk to ~2/3·ratio·C (8/3·C for
   ratio 4) to keep the parameter count of the GELU MLP (rounded up to a multiple of 64 for fast matmuls).
-Both map x [B, T, C] -> [B, T, C].
+- ``MoE`` (minigpt/moe.py): many GELU MLPs, each token routed to a few of them.
+All map x [B, T, C] -> [B, T, C]; ``MLPS`` maps each ``GPTConfig.mlp`` name to what builds it.
 """
 
 from __future__ import annotations
@@ -48,3 +49,16 @@ class SwiGLU(nn.Module):
         gate, up = self.c_fc(x).chunk(2, dim=-1)
         return self.dropout(self.c_proj(F.silu(gate) * up))
 
+
+def _moe(config) -> nn.Module:
+    from minigpt.moe import MoE  # here, not at the top: a MoE is made of MLPs, so moe.py imports this module
+
+    return MoE(config)
+
+
+MLPS = {"gelu": MLP, "swiglu": SwiGLU, "moe": _moe}
+
+
+def make_mlp(config) -> nn.Module:
+    """The feed-forward layer ``config.mlp`` names."""
+    return MLPS[config.mlp](config)

@@ -35,10 +35,16 @@ def sinusoidal_table(T: int, C: int) -> torch.Tensor:
     return table
 
 
-def rope_frequencies(head_dim: int, T: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin of the rotation angles, each [T, head_dim/2]: angle[p, i] = p * base^(-2i/head_dim)."""
+def rope_frequencies(head_dim: int, T: int, base: float = 10000.0,
+                     position_scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of the rotation angles, each [T, head_dim/2]: angle[p, i] = p / s * base^(-2i/head_dim).
+
+    ``position_scale`` s > 1 squeezes s·T positions into the angles of T (position interpolation, see
+    minigpt/rope_scaling.py); the default 1 is plain RoPE.
+    """
     inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)  # [D/2]
-    angles = torch.arange(T, dtype=torch.float32)[:, None] * inv_freq  # [T, D/2]
+    positions = torch.arange(T, dtype=torch.float32) / position_scale  # [T]
+    angles = positions[:, None] * inv_freq  # [T, D/2]
     return angles.cos(), angles.sin()
 
 

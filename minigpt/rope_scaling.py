@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import copy
 
-import torch
-
 from minigpt.positional import rope_frequencies
 
 METHODS = ("none", "pi", "ntk")
@@ -42,11 +40,8 @@ def extend_rope(model, block_size: int, method: str = "ntk", trained_length: int
     base = config.rope_base * s ** (D / (D - 2)) if method == "ntk" and s > 1 else config.rope_base
     longer = copy.deepcopy(model)
     longer.config = config.replace(block_size=block_size, rope_base=base)
-    cos, sin = rope_frequencies(D, block_size, base)
-    if method == "pi" and s > 1:  # angles at positions p / s
-        inv_freq = base ** (-torch.arange(0, D, 2, dtype=torch.float32) / D)
-        angles = (torch.arange(block_size, dtype=torch.float32) / s)[:, None] * inv_freq
-        cos, sin = angles.cos(), angles.sin()
+    interpolation = s if method == "pi" and s > 1 else 1  # "pi" gives position p the angles of p / s
+    cos, sin = rope_frequencies(D, block_size, base, position_scale=interpolation)
     device = model.transformer.pos.cos.device
     longer.transformer.pos.cos, longer.transformer.pos.sin = cos.to(device), sin.to(device)
     return longer

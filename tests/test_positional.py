@@ -6,6 +6,7 @@ import torch
 from minigpt.config import get_config
 from minigpt.model import GPT
 from minigpt.positional import alibi_bias, alibi_slopes, apply_rope, rope_frequencies, sinusoidal_table
+from minigpt.rope_scaling import extend_rope
 
 
 def test_sinusoidal_table_follows_the_formula():
@@ -39,6 +40,29 @@ def test_rope_scores_depend_only_on_the_offset():
         scores = [score(m + offset, m) for m in (0, 3, 17, 40)]
         assert max(scores) - min(scores) < 1e-4, (offset, scores)
     assert abs(score(5, 0) - score(6, 0)) > 1e-3  # a different offset does change the score
+
+
+def rope_angles_by_hand(D, T, base, position_scale=1.0):
+    """angle[p, i] = p / s * base^(-2i/D), written out one number at a time."""
+    return torch.tensor([[p / position_scale * base ** (-2 * i / D) for i in range(D // 2)] for p in range(T)])
+
+
+@pytest.mark.parametrize("base, position_scale", [(10000.0, 1.0), (500.0, 1.0), (10000.0, 4.0)])
+def test_rope_angles_follow_the_formula(base, position_scale):
+    angles = rope_angles_by_hand(8, 20, base, position_scale)
+    cos, sin = rope_frequencies(8, 20, base, position_scale=position_scale)
+    assert torch.allclose(cos, angles.cos(), atol=1e-5) and torch.allclose(sin, angles.sin(), atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["none", "pi", "ntk"])
+def test_extended_rope_angles_follow_the_formula(method):
+    model = GPT(get_config("tiny", pos="rope", block_size=16))
+    D, s = model.config.head_dim, 4
+    base = 10000.0 * s ** (D / (D - 2)) if method == "ntk" else 10000.0  # NTK: base·s^(D/(D-2))
+    angles = rope_angles_by_hand(D, 64, base, position_scale=s if method == "pi" else 1.0)
+    longer = extend_rope(model, 64, method)
+    assert torch.allclose(longer.transformer.pos.cos, angles.cos(), atol=1e-5)
+    assert torch.allclose(longer.transformer.pos.sin, angles.sin(), atol=1e-5)
 
 
 def test_rope_preserves_vector_length():
