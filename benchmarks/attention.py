@@ -18,12 +18,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
 from minigpt.attention import attend
+from minigpt.files import atomic_write
 from report import UNMEASURED, Row, best_time, markdown_table
 
 TITLE = "Attention: forward + backward time and peak memory vs sequence length (B=1, H=6, D=64)"
@@ -97,13 +97,12 @@ def measure(device: str) -> list[dict]:
 
 
 def save(points: list[dict], device: str) -> Path:
-    """Write the curve atomically (temp file in the same folder, then rename)."""
+    """Write the curve atomically (see ``minigpt.files.atomic_write``)."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"attention-{device}.json"
     payload = {"device": device, "heads": HEADS, "head_dim": HEAD_DIM, "batch": 1, "points": points}
-    with tempfile.NamedTemporaryFile("w", dir=RESULTS, delete=False, suffix=".tmp") as f:
+    with atomic_write(path) as f:
         json.dump(payload, f, indent=1)
-    os.replace(f.name, path)
     return path
 
 

@@ -10,10 +10,9 @@ A checkpoint is a single ``.safetensors`` file (a directory path means ``<dir>/c
   itself (every other field), ``metadata_checksum``.
 
 safetensors holds only numbers and strings, so loading a checkpoint can never run code (a
-``torch.load`` of a pickle can). Each save writes a temporary file next to the target and then
-renames it over the target with ``os.replace``, which is atomic: a process killed mid-save leaves
-the previous checkpoint whole, and the next successful save removes the temporary file such a
-kill left behind. Randomness needs no saved state: the ``Trainer`` derives every step's seeds
+``torch.load`` of a pickle can). Each save is atomic (:func:`minigpt.files.atomic_path`): a process
+killed mid-save leaves the previous checkpoint whole, and the next successful save removes the
+temporary file such a kill left behind. Randomness needs no saved state: the ``Trainer`` derives every step's seeds
 from ``(seed, rank, step)``.
 
 **Damage is reported, never loaded.** safetensors checks the file's structure; the checksums catch
@@ -27,12 +26,9 @@ tensors' costs about a second per GB). Metadata that is not what ``save_checkpoi
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +38,8 @@ from safetensors.torch import save_file
 
 from minigpt.checks import is_int, is_number
 from minigpt.config import GPTConfig
+from minigpt.files import atomic_path, cannot_write
+from minigpt.files import check_writable as check_folder_writable
 from minigpt.tokenizers import tokenizer_difference, tokenizer_from_dict
 
 FORMAT = "minigpt-checkpoint-v2"  # v2: the metadata has a checksum too
@@ -118,63 +116,16 @@ def save_checkpoint(
     meta["checksum"] = tensor_checksum(tensors)
     # of the metadata as a loader will read it back (JSON turns tuples into lists)
     meta["metadata_checksum"] = metadata_checksum(json.loads(json.dumps(meta)))
-    _write_atomically(path, tensors, {"minigpt": json.dumps(meta)})
+    _make_folder(path)
+    with atomic_path(path, permissions=0o644, what="checkpoint") as temporary:  # a normal, shareable file
+        save_file(tensors, str(temporary), metadata={"minigpt": json.dumps(meta)})
     return path
-
-
-TEMP_SUFFIX = ".tmp"
-
-
-def _temp_prefix(path: Path) -> str:
-    """Temporary files for ``path`` are ``.<name>.<random>.tmp`` in the same folder (hidden, recognisable)."""
-    return f".{path.name}."
-
-
-def _write_atomically(path: Path, tensors: dict, metadata: dict) -> None:
-    """Write into a private temporary folder next to ``path``, flush to disk, rename over ``path``,
-    then remove what earlier, killed saves of ``path`` left behind. An error names ``path``.
-
-    A folder, not a file: safetensors itself writes through a temporary file of its own next to
-    the file it is given, so the folder keeps both of them recognisable as ours.
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(dir=path.parent, prefix=_temp_prefix(path), suffix=TEMP_SUFFIX))
-    except OSError as error:
-        raise type(error)(f"cannot write checkpoint {path}: {error.strerror or error}; "
-                          "choose a folder you can write to") from error
-    tmp = folder / path.name
-    try:
-        save_file(tensors, str(tmp), metadata=metadata)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())  # the bytes are on disk before the rename makes them the checkpoint
-        os.chmod(tmp, 0o644)  # a checkpoint is a normal, shareable file
-        os.replace(tmp, path)
-    except OSError as error:
-        raise type(error)(f"cannot write checkpoint {path}: {error.strerror or error}") from error
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    remove_stale_temp_files(path)
-
-
-def remove_stale_temp_files(path) -> list[Path]:
-    """Delete what earlier saves of ``path`` that never finished left behind (a process killed
-    mid-save leaves a ``.<name>.<random>.tmp`` folder). Called after each successful save."""
-    path = checkpoint_path(path)
-    removed = []
-    for stale in path.parent.glob(f"{glob.escape(_temp_prefix(path))}*{TEMP_SUFFIX}"):
-        if stale.is_dir():
-            shutil.rmtree(stale, ignore_errors=True)
-        else:
-            stale.unlink(missing_ok=True)
-        removed.append(stale)
-    return removed
 
 
 def check_writable(path) -> Path:
     """Make sure a checkpoint can be written to ``path`` before spending time on training.
 
-    Creates the folder if needed and writes (then deletes) a small temporary file there, the way
+    Creates the folder if needed and makes (then removes) a temporary folder there, the way
     ``save_checkpoint`` will. Returns the checkpoint file path; raises OSError saying why not.
     """
     path = checkpoint_path(path)
@@ -185,15 +136,17 @@ def check_writable(path) -> Path:
             if not folder.is_dir():
                 raise NotADirectoryError(f"cannot write checkpoint {path}: {folder} is a file, not a folder")
             break
+    _make_folder(path)
+    check_folder_writable(path, "checkpoint")
+    return path
+
+
+def _make_folder(path: Path) -> None:
+    """The folder of checkpoint ``path``, made if missing, or an OSError that names ``path``."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=TEMP_SUFFIX)
-        os.close(handle)
-        os.unlink(tmp)
     except OSError as error:
-        raise type(error)(f"cannot write checkpoint {path}: {error.strerror or error}; "
-                          "choose a folder you can write to") from error
-    return path
+        raise cannot_write(path, error, "checkpoint") from error
 
 
 def tensor_checksum(tensors: dict[str, torch.Tensor]) -> str:

@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 
 from minigpt.config import GPTConfig
-from minigpt.data.corpus import DataNotFoundError, sha256_of
+from minigpt.files import DataNotFoundError, sha256_of
 
 # --------------------------------------------------------------------------------------------
 # 3. Convert a transformers-style GPT-2 state dict into our GPT

@@ -21,6 +21,7 @@ from minigpt.config import GPTConfig
 from minigpt.model import init_gpt2_style, next_token_loss
 from minigpt.norm import make_norm
 from minigpt.positional import make_positions
+from minigpt.targets import IGNORE_INDEX
 
 
 def mask_tokens(idx, mask_id: int, p: float = 0.15, generator=None):
@@ -34,7 +35,7 @@ def mask_tokens(idx, mask_id: int, p: float = 0.15, generator=None):
         raise ValueError(f"mask probability p must be in (0, 1), got {p}")
     hidden = torch.rand(idx.shape, generator=generator, device=idx.device) < p
     inputs = idx.masked_fill(hidden, mask_id)
-    targets = idx.masked_fill(~hidden, -100)
+    targets = idx.masked_fill(~hidden, IGNORE_INDEX)
     return inputs, targets
 
 

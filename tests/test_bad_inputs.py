@@ -203,7 +203,7 @@ def test_get_batch_checks_its_sizes(kwargs, error, pattern):
 
 
 def test_train_val_split_refuses_nan():
-    _expect(lambda: train_val_split(list(range(10)), NAN), ValueError, "frac must be between 0 and 1")
+    _expect(lambda: train_val_split(list(range(10)), NAN), ValueError, r"frac must be a finite number in \(0, 1\)")
 
 
 def test_trainer_sample_zero_tokens_means_zero(model):
@@ -368,7 +368,7 @@ def _widget_cases():
         (lambda: SamplingExplorer(logits, repetition_penalty=-1.0), ValueError, "repetition_penalty .*> 0"),
         (lambda: SamplingExplorer(logits, previous_ids=[-1]), ValueError,
          "previous_ids: id -1 at position 0 is outside the vocabulary \\(vocab_size 5"),
-        (lambda: SamplingExplorer(logits, previous_ids=[1.5]), TypeError, "previous_ids must be int token ids"),
+        (lambda: SamplingExplorer(logits, previous_ids=[1.5]), TypeError, "previous_ids must be a flat list of ints, got 1.5"),
         (lambda: SamplingExplorer(logits, show=0), ValueError, "show must be an int >= 1, got 0"),
         (lambda: positional_tables(rope_base=0), ValueError, "rope_base must be a number > 0, got 0"),
         (lambda: positional_tables(rope_base=NAN), ValueError, "rope_base must be a finite number > 0"),
@@ -378,7 +378,7 @@ def _widget_cases():
         (lambda: PositionalEncodingView({"sinusoidal": np.zeros((4, 2))}), ValueError,
          r"tables lacks \['rope_cos', .*make them with minigpt.positional_views.positional_tables"),
         (lambda: AttentionView(list("abc"), weights, thumb_size=0), ValueError, "thumb_size .*must be an int >= 1"),
-        (lambda: AttentionView(list("abc"), weights, query=1.5), ValueError, r"query must be in 0..2 \(an int\)"),
+        (lambda: AttentionView(list("abc"), weights, query=1.5), ValueError, r"query must be an int in \[0, 2\], got 1.5"),
         (lambda: AttentionView(list("abc"), weights, log_scale="yes"), TypeError, "log_scale must be True or False"),
         (lambda: TrainingDashboard(min_interval=NAN), ValueError, "min_interval .*finite number >= 0"),
         (lambda: space.analogy("a", "b", "c", k=0), ValueError, "k .*must be an int >= 1, got 0"),

@@ -3,6 +3,7 @@
 import dataclasses
 import hashlib
 import io
+import os
 from pathlib import Path
 from urllib.error import URLError
 from urllib.response import addinfourl
@@ -253,15 +254,19 @@ def test_a_killed_encodes_leftovers_are_removed_by_the_next_write(text_and_token
     folder = tmp_path / "tokens"
     entry = token_cache(text, tokenizer, folder=folder, progress=False)
     bin_path, meta_path = entry.bin_path, entry.bin_path.with_suffix(".json")
-    bin_path.unlink()  # as after a kill -9 mid-encode: no entry, a big .part file
-    stale = [folder / f".{bin_path.name}.k1ll3d.part", folder / f".{meta_path.name}.k1ll3d.part"]
-    others = folder / f".{'0' * 20}-{'1' * 20}.bin.other.part"  # another cache's: not ours to judge
-    live = folder / f".{bin_path.name}.wr1t1ng.part"  # another process is writing it right now
+    bin_path.unlink()  # as after a kill -9 mid-encode: no entry, a temporary folder holding a big file
+    stale = [folder / f".{bin_path.name}.k1ll3d.tmp", folder / f".{meta_path.name}.k1ll3d.tmp"]
+    others = folder / f".{'0' * 20}-{'1' * 20}.bin.k1ll3d.tmp"  # another cache's: not ours to judge
+    live = folder / f".{bin_path.name}.wr1t1ng.tmp"  # another process is writing it right now
     for path in (*stale, others, live):
-        path.write_bytes(b"\0" * 1000)
-    with open(live, "rb") as writer:
+        path.mkdir()
+        (path / "partial").write_bytes(b"\0" * 1000)
+    writer = os.open(live, os.O_RDONLY)
+    try:
         fcntl.flock(writer, fcntl.LOCK_EX)  # what a writer holds while it writes
         again = token_cache(text, tokenizer, folder=folder, progress=False)
         assert again.ids().tolist() == tokenizer.encode(TOKEN_TEXT)
         assert not any(path.exists() for path in stale)
         assert others.exists() and live.exists()
+    finally:
+        os.close(writer)

@@ -135,7 +135,8 @@ def test_text_shorter_than_two_context_windows(tmp_path, capsys):
     path = tmp_path / "short.txt"
     path.write_text("hello world\n", encoding="utf-8")
     err = one_line_error(capsys, train(path, tmp_path / "r.safetensors"))
-    assert "shorter than two context windows" in err and "block_size" in err
+    assert "the text has 12 tokens, fewer than the" in err and "(block_size + 2 for training and as many for validation)" in err
+    assert "use more text or a smaller block_size (at most 4 for this text)" in err
 
 
 def test_unknown_character_when_sampling_a_char_checkpoint(text_file, tmp_path, capsys):

@@ -198,7 +198,7 @@ def test_validation_names_the_bad_row():
         AttentionView(tokens(6), w)
     with pytest.raises(TypeError, match="list of token strings"):
         AttentionView("a b c", np.eye(3))
-    with pytest.raises(ValueError, match="layer must be in 0..1"):
+    with pytest.raises(ValueError, match=r"layer must be an int in \[0, 1\], got 5"):
         AttentionView(tokens(6), causal_weights(), layer=5)
 
 

@@ -269,7 +269,7 @@ def test_positional_view_draws_the_package_tables():
 def test_positional_view_alibi_head_is_checked_and_a_shown_view_follows_it():
     view = PositionalEncodingView(positional_tables(max_len=6, dim=4, n_heads=4))
     for head, error in ((4, ValueError), (-1, ValueError), (1.0, TypeError), (True, TypeError)):
-        with pytest.raises(error, match=rf"alibi_head must be an int in 0..3, got {head!r}"):
+        with pytest.raises(error, match=rf"alibi_head must be an int in \[0, 3\], got {head!r}"):
             view.alibi_head = head
     assert view.alibi_head == 0
     view.widget

@@ -6,7 +6,8 @@
 
 Every view is a live ipywidget in JupyterLab and carries a PNG picture of itself for every other
 reader (an untrusted notebook, GitHub, HTML and PDF exports); see ``widgets.picture``.
-Imports only numpy, plotly, ipywidgets and anywidget (kaleido and Pillow for pictures); never torch.
+Imports only numpy, plotly, ipywidgets and anywidget (kaleido and Pillow for pictures), and ``minigpt.checks``
+for the checks of its arguments; never torch.
 """
 
 try:

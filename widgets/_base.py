@@ -29,7 +29,7 @@ class RunHint(anywidget.AnyWidget):
 
 
 class View:
-    """Subclasses build ``self.widget`` (an ipywidgets layout) and implement ``figures()``.
+    """Subclasses implement ``_build_widget()`` (the live ipywidgets layout) and ``figures()``.
 
     Displaying a view gives one output with three representations:
 
@@ -40,8 +40,20 @@ class View:
     * ``text/plain`` - a stable one-line summary without memory addresses (nbval compares it).
     """
 
-    widget: W.Widget
+    _widget = None  # built on first use: a view used only for its figures or its picture never needs one
     _shown = None
+
+    @property
+    def widget(self) -> W.Widget:
+        """The live widget, built the first time it is asked for. Until then the view has no panes to keep up
+        to date: a change of state redraws them only ``if self._widget is not None``."""
+        if self._widget is None:
+            self._widget = self._build_widget()
+        return self._widget
+
+    def _build_widget(self) -> W.Widget:
+        """The live widget of the current state (called once, by ``widget``)."""
+        raise NotImplementedError
 
     def figures(self) -> list:
         """The plotly figures showing the current state (the picture, tests)."""

@@ -18,10 +18,12 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
+from minigpt.checks import WrongType, check_bool, check_int, is_int
+
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane, make_figure
-from ._validate import check_bool, check_int, check_tokens, is_int
+from ._validate import check_tokens
 from .attention_math import (
     AGGREGATIONS,
     aggregate_heads,
@@ -102,7 +104,6 @@ class AttentionView(View):
             aggregation="none", log_scale=False, hide_sink=False, show_masked=False,
         )  # fmt: skip
         self._cache: dict = {}
-        self._widget = None
         self.select(layer=layer, head=head, query=query, heads=heads, aggregation=aggregation,
                     log_scale=log_scale, hide_sink=hide_sink, show_masked=show_masked)  # fmt: skip
 
@@ -140,18 +141,19 @@ class AttentionView(View):
         if unknown:
             raise TypeError(f"unknown selection keys {sorted(unknown)}; use {sorted(self._state)}")
         for name, limit in (("layer", self.n_layers), ("head", self.n_heads), ("query", len(self.query_tokens))):
-            if name in changes and not (is_int(changes[name]) and 0 <= changes[name] < limit):
-                raise ValueError(f"{name} must be in 0..{limit - 1} (an int), got {changes[name]!r}")
+            if name in changes:
+                check_int(changes[name], name, 0, limit - 1)
         for name in ("log_scale", "hide_sink", "show_masked"):
             if name in changes:
                 check_bool(changes[name], name)
         if "heads" in changes:
             if isinstance(changes["heads"], (str, bytes)) or not hasattr(changes["heads"], "__iter__") \
                     or not all(is_int(h) for h in changes["heads"]):
-                raise TypeError(f"heads must be a list of int heads in 0..{self.n_heads - 1}, got {changes['heads']!r}")
+                raise WrongType(f"heads must be a list of ints in [0, {self.n_heads - 1}], got {changes['heads']!r}")
             heads = sorted({int(h) for h in changes["heads"]})
             if not heads or not all(0 <= h < self.n_heads for h in heads):
-                raise ValueError(f"heads must be a non-empty list of heads in 0..{self.n_heads - 1}, got {changes['heads']}")
+                raise ValueError(f"heads must be a non-empty list of ints in [0, {self.n_heads - 1}], "
+                                 f"got {changes['heads']}")
             changes["heads"] = heads
         if changes.get("aggregation", "none") not in AGGREGATIONS:
             raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {changes['aggregation']!r}")
@@ -346,12 +348,6 @@ class AttentionView(View):
         return [self.grid_figure(), self.head_figure(), self.text_figure()]
 
     # ------------------------------------------------------------------ widget
-
-    @property
-    def widget(self) -> W.Widget:
-        if self._widget is None:
-            self._widget = self._build_widget()
-        return self._widget
 
     def _build_widget(self) -> W.Widget:
         s = self._state

@@ -18,10 +18,11 @@ import time
 import ipywidgets as W
 import numpy as np
 
+from minigpt.checks import check_int, check_number
+
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane, make_figure
-from ._validate import check_int, check_number
 
 
 def _number(info: dict, key: str):
@@ -46,7 +47,6 @@ class TrainingDashboard(View):
         self.history = {"train": [], "val": [], "tokens_per_s": []}
         self.sample_text = ""
         self._last_push = 0.0
-        self._widget = None
 
     def __repr__(self) -> str:
         return f"TrainingDashboard(train_points={len(self.history['train'])}, val_points={len(self.history['val'])})"
@@ -132,12 +132,10 @@ class TrainingDashboard(View):
         """Draw the latest numbers now (call after training to show the very last step)."""
         self._push(force=True)
 
-    @property
-    def widget(self) -> W.Widget:
-        if self._widget is None:
-            self._pane = PlotlyPane(self.figure())
-            self._sample = W.HTML()
-            self._show_sample()
-            self._widget = W.VBox([self._pane, self._sample])
-            self._widget.add_class("minigpt-training-dashboard")
-        return self._widget
+    def _build_widget(self) -> W.Widget:
+        self._pane = PlotlyPane(self.figure())
+        self._sample = W.HTML()
+        self._show_sample()
+        widget = W.VBox([self._pane, self._sample])
+        widget.add_class("minigpt-training-dashboard")
+        return widget

@@ -15,10 +15,12 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
+from minigpt.checks import check_bool, check_int
+
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane, make_figure
-from ._validate import as_float_array, check_bool, check_finite, check_int, check_strings
+from ._validate import as_float_array, check_finite, check_strings
 
 
 def pca(vectors: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -101,7 +103,6 @@ class EmbeddingSpace3D(View):
         self.variance_kept = float(self.explained_variance.sum())
         self._analogy = None
         self._steps = None  # a path view's step labels (see contextual)
-        self._widget = None
 
     @classmethod
     def contextual(cls, paths: dict, step_labels=None, *, title: str = "One token across layers") -> "EmbeddingSpace3D":
@@ -252,15 +253,13 @@ class EmbeddingSpace3D(View):
     def figures(self) -> list:
         return [self.figure()]
 
-    @property
-    def widget(self) -> W.Widget:
-        if self._widget is None:
-            self._pane = PlotlyPane(self.figure())
-            self._result = W.HTML()
-            controls = [self._analogy_controls()] if self.analogies else []
-            self._widget = W.VBox([self._pane, *controls, self._result])
-            self._widget.add_class("minigpt-embedding-view")
-        return self._widget
+    def _build_widget(self) -> W.Widget:
+        self._pane = PlotlyPane(self.figure())
+        self._result = W.HTML()
+        controls = [self._analogy_controls()] if self.analogies else []
+        widget = W.VBox([self._pane, *controls, self._result])
+        widget.add_class("minigpt-embedding-view")
+        return widget
 
     def _analogy_controls(self) -> W.HBox:
         """Pickers for a, b, c and a button that runs ``analogy`` on them (errors go to the result line)."""

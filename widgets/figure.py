@@ -17,8 +17,11 @@ class FigureView(View):
         if not hasattr(fig, "to_plotly_json"):
             raise TypeError(f"FigureView needs a plotly go.Figure; got {type(fig).__name__}")
         self.fig = fig
-        self.widget = PlotlyPane(fig)
-        self.widget.add_class("minigpt-figure-view")
+
+    def _build_widget(self) -> PlotlyPane:
+        pane = PlotlyPane(self.fig)
+        pane.add_class("minigpt-figure-view")
+        return pane
 
     def figures(self) -> list:
         return [self.fig]

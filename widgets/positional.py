@@ -17,10 +17,12 @@ import ipywidgets as W
 import numpy as np
 from plotly.subplots import make_subplots
 
+from minigpt.checks import check_int
+
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane
-from ._validate import as_float_array, check_int
+from ._validate import as_float_array
 
 
 def _shapes(T: int, C: int, H: int) -> dict[str, tuple[int, ...]]:
@@ -59,7 +61,6 @@ class PositionalEncodingView(View):
     def __init__(self, tables):
         self.tables = _checked_tables(tables)
         (self.max_len, self.dim), (self.n_heads,) = self.tables["sinusoidal"].shape, self.tables["alibi_slopes"].shape
-        self._widget = None
         self.alibi_head = 0
 
     @property
@@ -121,18 +122,16 @@ class PositionalEncodingView(View):
     def figures(self) -> list:
         return [self.figure()]
 
-    @property
-    def widget(self) -> W.Widget:
-        if self._widget is None:
-            pane = PlotlyPane(self.figure())
-            self._head_picker = W.Dropdown(options=list(range(self.n_heads)), value=self.alibi_head,
-                                           description="ALiBi head")
+    def _build_widget(self) -> W.Widget:
+        pane = PlotlyPane(self.figure())
+        self._head_picker = W.Dropdown(options=list(range(self.n_heads)), value=self.alibi_head,
+                                       description="ALiBi head")
 
-            def change(event):
-                self.alibi_head = event["new"]
-                pane.show(self.figure())
+        def change(event):
+            self.alibi_head = event["new"]
+            pane.show(self.figure())
 
-            self._head_picker.observe(change, names="value")
-            self._widget = W.VBox([self._head_picker, pane])
-            self._widget.add_class("minigpt-positional-view")
-        return self._widget
+        self._head_picker.observe(change, names="value")
+        widget = W.VBox([self._head_picker, pane])
+        widget.add_class("minigpt-positional-view")
+        return widget

@@ -13,10 +13,12 @@ import ipywidgets as W
 import numpy as np
 from plotly.subplots import make_subplots
 
+from minigpt.checks import check_ids, check_int
+
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane
-from ._validate import as_float_array, check_ids, check_int, check_tokens
+from ._validate import as_float_array, check_tokens
 
 SETTINGS = ("temperature", "top_k", "top_p", "repetition_penalty")
 
@@ -54,7 +56,6 @@ class SamplingExplorer(View):
         self._rng = np.random.default_rng(check_int(seed, "seed", 0))
         self.settings = dict(temperature=1.0, top_k=None, top_p=None, repetition_penalty=1.0)
         self.last_sample = None
-        self._widget = None
         self.set(temperature=temperature, top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty)
 
     def __repr__(self) -> str:
@@ -142,25 +143,23 @@ class SamplingExplorer(View):
     def figures(self) -> list:
         return [self.figure()]
 
-    @property
-    def widget(self) -> W.Widget:
-        if self._widget is None:
-            s = self.settings
-            sliders = dict(
-                temperature=W.FloatSlider(value=s["temperature"], min=0, max=3, step=0.05, description="temperature"),
-                top_k=W.IntSlider(value=s["top_k"] or 0, min=0, max=len(self.tokens), description="top-k (0 off)"),
-                top_p=W.FloatSlider(value=s["top_p"] or 1.0, min=0.05, max=1, step=0.05, description="top-p"),
-                repetition_penalty=W.FloatSlider(value=s["repetition_penalty"], min=1, max=3, step=0.1,
-                                                 description="rep. penalty"),
-            )  # fmt: skip
-            for name, slider in sliders.items():
-                slider.style.description_width = "110px"
-                slider.layout.width = "100%"  # the whole row: top-k's 0..V needs more than the default 300 px
-                slider.observe(lambda change, name=name: self.set(**{name: change["new"]}), names="value")
-            button = W.Button(description="sample", button_style="primary")
-            button.on_click(lambda _: self.sample())
-            self._drawn = W.HTML()
-            self._pane = PlotlyPane(self.figure())
-            self._widget = W.VBox([*sliders.values(), W.HBox([button, self._drawn]), self._pane])
-            self._widget.add_class("minigpt-sampling-view")
-        return self._widget
+    def _build_widget(self) -> W.Widget:
+        s = self.settings
+        sliders = dict(
+            temperature=W.FloatSlider(value=s["temperature"], min=0, max=3, step=0.05, description="temperature"),
+            top_k=W.IntSlider(value=s["top_k"] or 0, min=0, max=len(self.tokens), description="top-k (0 off)"),
+            top_p=W.FloatSlider(value=s["top_p"] or 1.0, min=0.05, max=1, step=0.05, description="top-p"),
+            repetition_penalty=W.FloatSlider(value=s["repetition_penalty"], min=1, max=3, step=0.1,
+                                             description="rep. penalty"),
+        )  # fmt: skip
+        for name, slider in sliders.items():
+            slider.style.description_width = "110px"
+            slider.layout.width = "100%"  # the whole row: top-k's 0..V needs more than the default 300 px
+            slider.observe(lambda change, name=name: self.set(**{name: change["new"]}), names="value")
+        button = W.Button(description="sample", button_style="primary")
+        button.on_click(lambda _: self.sample())
+        self._drawn = W.HTML()
+        self._pane = PlotlyPane(self.figure())
+        widget = W.VBox([*sliders.values(), W.HBox([button, self._drawn]), self._pane])
+        widget.add_class("minigpt-sampling-view")
+        return widget

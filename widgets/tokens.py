@@ -17,7 +17,7 @@ import ipywidgets as W
 from . import theme
 from ._base import View
 from ._plotly import make_figure
-from ._validate import check_text, check_tokenizer
+from ._validate import check_text_to_tokenize, check_tokenizer
 
 
 def token_pieces(tokenizer, text: str) -> list[tuple[int, str]]:
@@ -57,11 +57,14 @@ class TokenView(View):
         if not self.tokenizers:
             raise ValueError("tokenizers is empty: pass at least one tokenizer")
         self._html = W.HTML()
-        self._box = W.Textarea(value=check_text(text), layout=W.Layout(width="100%"), description="text")
+        self._box = W.Textarea(value=check_text_to_tokenize(text), layout=W.Layout(width="100%"), description="text")
         self._box.observe(lambda change: self._update(change["new"]), names="value")
-        self.widget = W.VBox([self._box, self._html])
-        self.widget.add_class("minigpt-token-view")
         self._update(text)
+
+    def _build_widget(self) -> W.Widget:
+        widget = W.VBox([self._box, self._html])
+        widget.add_class("minigpt-token-view")
+        return widget
 
     def _update(self, text: str) -> None:
         if not text:  # an empty box while typing: keep the last view instead of raising

@@ -11,8 +11,8 @@ edition goes to ``build/solutions/`` beside the notebooks' folder unless ``--out
 
 Every notebook is read and converted before the first is written, so a broken one writes nothing; a
 problem (a notebook that is not one, an ``--out`` that cannot be written) is one line on stderr, status 2.
-The notebook files' helpers here (``read_notebook``, ``check_writable``, ``write_atomically``,
-``write_notebook``) serve ``widgets.tools.export`` and ``widgets.tools.store`` too.
+The notebook files' helpers here (``read_notebook``, ``write_notebook``) serve ``widgets.tools.export`` and
+``widgets.tools.store`` too.
 
 The notebooks in ``notebooks/`` are the **learner edition**, and the only copy kept by hand. Each exercise
 is marked the way nbgrader marks them, so a teacher can use nbgrader's own commands (README, "For teachers"):
@@ -38,10 +38,11 @@ import argparse
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
+
+from minigpt.files import atomic_write, cannot_write
 
 CHECKOUT = Path(__file__).resolve().parents[2]  # the source checkout, when the package runs from one
 STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]  # nbgrader's default Python code stub
@@ -138,41 +139,12 @@ def solutions_edition(notebook):
     return nb
 
 
-def write_atomically(path: Path, text: str, mode: int = 0o644) -> Path:
-    """Write ``text`` to ``path`` through a temporary file beside it, renamed over ``path`` when whole (a failed
-    write never leaves half a file where a good one was), with permissions ``mode`` (a temporary file has 0600).
-    An OSError names ``path`` and says why, not the temporary file."""
-    try:
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as f:
-            try:
-                f.write(text)
-            except BaseException:  # a disk that fills up midway: no half-written temporary file left behind
-                os.unlink(f.name)
-                raise
-        os.chmod(f.name, mode)
-        os.replace(f.name, path)
-    except OSError as error:
-        raise _cannot_write(path, error) from None
-    return path
-
-
 def write_notebook(nb, path: Path, mode: int = 0o644) -> Path:
-    """Write notebook ``nb`` to ``path`` atomically, as ``nbformat.write`` would (JSON, then a newline)."""
-    return write_atomically(path, nbformat.writes(nb).rstrip("\n") + "\n", mode)
-
-
-def check_writable(path: Path) -> None:
-    """An OSError naming ``path`` now, if a file cannot be written beside it the way ``write_atomically`` will:
-    before the work that makes it (running a notebook, converting it), not after."""
-    try:
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp"):
-            pass
-    except OSError as error:
-        raise _cannot_write(path, error) from None
-
-
-def _cannot_write(path: Path, error: OSError) -> OSError:
-    return type(error)(f"cannot write {path}: {error.strerror or error}; choose a folder you can write to")
+    """Write notebook ``nb`` to ``path`` atomically, as ``nbformat.write`` would (JSON, then a newline), with
+    permissions ``mode``."""
+    with atomic_write(path, permissions=mode) as f:
+        f.write(nbformat.writes(nb).rstrip("\n") + "\n")
+    return path
 
 
 def check_out(out: Path) -> None:
@@ -221,7 +193,7 @@ def write_solutions(notebooks: Path, out: Path, only: list[str] | tuple[str, ...
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise _cannot_write(out, error) from None
+        raise cannot_write(out, error) from None
     return [write_notebook(nb, out / name) for name, nb in solved.items()]
 
 

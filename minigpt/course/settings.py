@@ -65,10 +65,10 @@ def write_course_prose(notebooks: str | os.PathLike, out: str | os.PathLike | No
     ships with the course, so the notebook runs offline. ``out`` defaults to the course's cache folder.
     """
     import json
-    import tempfile
     from pathlib import Path
 
     from minigpt.data.corpus import cache_dir
+    from minigpt.files import atomic_write
 
     paths = sorted(Path(notebooks).glob("*.ipynb"))
     if not paths:
@@ -81,8 +81,6 @@ def write_course_prose(notebooks: str | os.PathLike, out: str | os.PathLike | No
                 cells.append(source if isinstance(source, str) else "".join(source))
     out = Path(out) if out is not None else cache_dir() / "course_prose.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
-    # atomic write: a half-written file never replaces a good one
-    with tempfile.NamedTemporaryFile("w", dir=out.parent, suffix=".tmp", delete=False, encoding="utf-8") as f:
+    with atomic_write(out) as f:  # a half-written file never replaces a good one
         f.write("\n\n".join(cells) + "\n")
-    os.replace(f.name, out)
     return out

@@ -17,19 +17,42 @@ from __future__ import annotations
 
 import torch
 
-from minigpt.checks import check_int, is_number
+from minigpt.checks import check_int, check_number
+
+TRAIN_FRACTION = 0.9  # the first 90% of a text trains, the last 10% validates
 
 
-def train_val_split(data, frac: float = 0.9):
+def train_val_split(data, frac: float = TRAIN_FRACTION):
     """First ``frac`` of ``data`` for training, the rest for validation (str, list or tensor).
 
     The split is by position, not random, as in nanoGPT: validation text is a different part of
     the play, and our losses compare with nanoGPT's published ones.
     """
-    if not (is_number(frac) and 0.0 < frac < 1.0):  # the comparison also refuses NaN
-        raise ValueError(f"frac must be between 0 and 1 (exclusive), got {frac!r}")
+    check_number(frac, "frac", 0, 1, min_open=True, max_open=True)
     n = int(frac * len(data))
     return data[:n], data[n:]
+
+
+def min_split_tokens(block_size: int) -> int:
+    """The fewest tokens a training or validation split may have: ``block_size + 2``.
+
+    A batch is windows of ``block_size + 1`` tokens (the inputs and, shifted by one, their targets) at
+    random starts; ``block_size + 2`` tokens give at least two different starts.
+    """
+    return block_size + 2
+
+
+def check_enough_tokens(n_tokens: int, block_size: int, name: str, both_splits: bool = False) -> None:
+    """A ValueError unless ``n_tokens`` make one split (or ``both_splits``: a training and a validation split)
+    of at least :func:`min_split_tokens`; it says what is missing and the largest block_size that fits."""
+    splits = 2 if both_splits else 1
+    need = splits * min_split_tokens(block_size)
+    if n_tokens < need:
+        each = " for training and as many for validation" if both_splits else ""
+        largest = n_tokens // splits - 2
+        smaller = f" (at most {largest} for this text)" if largest >= 1 else ""
+        raise ValueError(f"{name} has {n_tokens} tokens, fewer than the {need} that block_size {block_size} needs "
+                         f"(block_size + 2{each}); use more text or a smaller block_size{smaller}")
 
 
 def get_batch(data: torch.Tensor, batch_size: int, block_size: int, generator: torch.Generator, device="cpu"):

@@ -9,8 +9,8 @@ A corpus is looked for in this order (the first hit wins):
 
 Every file found or downloaded is checked against the sha256 in :data:`CORPORA`, so a
 truncated or edited copy cannot silently change the numbers a lesson prints. A download is
-written to a temporary file in the cache folder and only renamed into place (``os.replace``)
-once its checksum is right: the cache never holds a half-written file.
+written atomically (:func:`minigpt.files.atomic_write`) and only once its checksum is right: the
+cache never holds a half-written file.
 
 Whatever goes wrong (offline, bad checksum, bad path) raises one error,
 :class:`DataNotFoundError`, whose message names the URL, the expected file and how to put the
@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
 from tqdm.auto import tqdm
+
+from minigpt.files import DataNotFoundError, atomic_write, sha256_of
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,6 @@ CORPORA: dict[str, Corpus] = {
 }
 
 
-class DataNotFoundError(FileNotFoundError):
-    """A corpus could not be found, downloaded or verified. The message says how to fix it."""
-
-
 def cache_dir() -> Path:
     """The user cache folder for corpora (it may not exist yet)."""
     if os.environ.get("MINIGPT_CACHE_DIR"):
@@ -63,15 +60,6 @@ def cache_dir() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "minigpt"
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _error(corpus: Corpus, problem: str, expected: Path) -> DataNotFoundError:
@@ -96,35 +84,29 @@ def _checked(corpus: Corpus, path: Path) -> Path:
 
 
 def download(corpus: Corpus, dest: Path) -> Path:
-    """Download ``corpus`` to ``dest`` atomically: stream to a temp file beside it, verify, rename.
+    """Download ``corpus`` to ``dest`` atomically: stream it to a temporary file beside it, verify, rename.
 
-    On any failure (network, checksum, interrupt) the temp file is removed and ``dest`` is untouched.
+    On any failure (network, checksum, interrupt) ``dest`` is untouched and no temporary file is left.
     """
     try:
         response = urlopen(corpus.url, timeout=30)
     except (URLError, OSError) as e:  # offline, DNS failure, HTTP error (HTTPError is a URLError)
         raise _error(corpus, f"download failed ({e})", dest) from e
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        digest = hashlib.sha256()
-        total = int(response.headers.get("Content-Length") or corpus.size)
-        with response, os.fdopen(fd, "wb") as f, tqdm(
-            total=total, unit="B", unit_scale=True, desc=f"downloading {corpus.filename}"
-        ) as bar:
-            try:
-                for chunk in iter(lambda: response.read(1 << 16), b""):
-                    f.write(chunk)
-                    digest.update(chunk)
-                    bar.update(len(chunk))
-            except OSError as e:  # connection dropped or timed out mid-download
-                raise _error(corpus, f"download interrupted ({e})", dest) from e
-        if digest.hexdigest() != corpus.sha256:
+    digest = hashlib.sha256()
+    total = int(response.headers.get("Content-Length") or corpus.size)
+    with atomic_write(dest, "wb") as f, response, tqdm(
+        total=total, unit="B", unit_scale=True, desc=f"downloading {corpus.filename}"
+    ) as bar:
+        try:
+            for chunk in iter(lambda: response.read(1 << 16), b""):
+                f.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+        except OSError as e:  # connection dropped or timed out mid-download
+            raise _error(corpus, f"download interrupted ({e})", dest) from e
+        if digest.hexdigest() != corpus.sha256:  # raised inside the block: the file is not renamed into place
             raise _error(corpus, f"the downloaded file has sha256 {digest.hexdigest()}, not the expected one", dest)
-        os.replace(tmp, dest)
-    except BaseException:  # including KeyboardInterrupt: never leave a half-written file behind
-        os.unlink(tmp)
-        raise
     return dest
 
 

@@ -20,11 +20,9 @@ touches. This module does the same for any text and any tokenizer of the package
    cut after a lone newline, one with a non-space character on both sides. No tokenizer here builds
    a token across such a point (that newline ends the pre-tokenizer's chunk in GPT-2's and GPT-4's
    split patterns, and a character tokenizer has no multi-character tokens), so the pieces' ids joined are exactly the whole text's ids. A text with no
-   such point is read as one piece. Ids are appended to a temporary file beside the cache entry
-   (``.<key>.bin.<random>.part``), then ``os.replace`` puts the ``.bin`` and then the ``.json`` in
-   place: a crash or Ctrl-C never leaves a half-written entry that looks finished. A writer holds
-   a lock on its temporary file, so the next finished write of the same entry can tell the files a
-   killed process left (no lock) from those another process is writing, and removes the former.
+   such point is read as one piece. The ``.bin`` and then the ``.json`` are written atomically
+   (:func:`minigpt.files.atomic_write`): a crash or Ctrl-C never leaves a half-written entry that looks
+   finished, and the next finished write of an entry removes what a killed one left behind.
 4. **Batches** (:class:`MemmapBatches`): random windows read from the memory map, as ``get_batch``
    cuts them from a tensor (the same generator calls, so a seed fixes every batch).
 """
@@ -32,12 +30,10 @@ touches. This module does the same for any text and any tokenizer of the package
 from __future__ import annotations
 
 import codecs
-import contextlib
 import hashlib
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -46,19 +42,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from minigpt.data.corpus import cache_dir, sha256_of
-
-try:
-    import fcntl  # to lock the temporary file being written, so other processes can tell it from a leftover
-except ImportError:  # Windows
-    fcntl = None
+from minigpt.data.batches import TRAIN_FRACTION, check_enough_tokens, min_split_tokens
+from minigpt.data.corpus import cache_dir
+from minigpt.files import atomic_write, sha256_of
 
 READ_BYTES = 1 << 20  # bytes read from disk at a time
-VAL_FRACTION = 0.1  # the last tenth of the tokens (at least one window) is the validation split
 
 
 class BadDataError(ValueError):
-    """The data set cannot be used (not UTF-8, no .txt files, too short); the message says how to fix it."""
+    """The data set cannot be used (not UTF-8, no .txt files); the message says how to fix it."""
 
 
 # -- 1. the data set's files, read and checked ----------------------------------------------------
@@ -235,9 +227,8 @@ def token_cache(path: str | os.PathLike, tokenizer, *, data_hash: str | None = N
     folder.mkdir(parents=True, exist_ok=True)
     meta = _encode_to_file(data_files(path), tokenizer, bin_path, progress)
     meta.update(data_sha256=data_hash, tokenizer=tokenizer.to_dict(), source=str(Path(path).expanduser()))
-    _write_json_atomically(meta_path, meta)
-    for target in (bin_path, meta_path):
-        _remove_stale_parts(target)
+    with atomic_write(meta_path) as f:
+        json.dump(meta, f, ensure_ascii=False)
     return TokenFile(bin_path, meta)
 
 
@@ -276,10 +267,10 @@ def _read_entry(bin_path: Path, meta_path: Path) -> TokenFile | None:
 
 
 def _encode_to_file(files: list[Path], tokenizer, bin_path: Path, progress: bool) -> dict:
-    """Stream-encode ``files`` into ``bin_path`` (see :func:`_written_atomically`); returns the sidecar."""
+    """Stream-encode ``files`` into ``bin_path``, atomically; returns the sidecar."""
     dtype = token_dtype(tokenizer.vocab_size)
     count, digest = 0, hashlib.sha256()
-    with _written_atomically(bin_path, "wb") as out, _bar(files, "encoding", progress) as bar:
+    with atomic_write(bin_path, "wb") as out, _bar(files, "encoding", progress) as bar:
         def pieces():
             for text, size in _pieces(files):
                 yield text
@@ -295,94 +286,22 @@ def _encode_to_file(files: list[Path], tokenizer, bin_path: Path, progress: bool
             "bin_sha256": digest.hexdigest()}
 
 
-def _write_json_atomically(path: Path, data: dict) -> None:
-    with _written_atomically(path, "w") as f:
-        json.dump(data, f, ensure_ascii=False)
-
-
-def _part_prefix(target: Path) -> str:
-    """The temporary files for ``target`` are ``.<name>.<random>.part`` in the same folder."""
-    return f".{target.name}."
-
-
-@contextlib.contextmanager
-def _written_atomically(target: Path, mode: str):
-    """Write ``target`` through a temporary file beside it: yields that file, open in ``mode``; when
-    the block ends it replaces ``target`` (``os.replace``, atomic), and an error (Ctrl-C too) deletes
-    it instead, so no half-written file is ever left behind or taken for a finished one.
-
-    The temporary file stays locked (``flock``) until it has replaced ``target``, so that
-    :func:`_remove_stale_parts` in another process never takes it for a killed writer's leftover.
-    Without flock (Windows) it is renamed once closed: Windows renames only closed files.
-    """
-    fd, tmp = _locked_temp_file(target)
-    try:
-        with open(fd, mode, encoding=None if "b" in mode else "utf-8") as f:
-            yield f
-            f.flush()
-            if fcntl is not None:
-                os.replace(tmp, target)
-        if fcntl is None:
-            os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _locked_temp_file(target: Path) -> tuple[int, str]:
-    """A new temporary file for ``target``: its descriptor, locked (where there is flock), and its path."""
-    while True:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_part_prefix(target), suffix=".part")
-        if fcntl is None:
-            return fd, tmp
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            if os.path.samestat(os.fstat(fd), os.stat(tmp)):
-                return fd, tmp
-        except FileNotFoundError:
-            pass
-        os.close(fd)  # another process took it for a leftover between its creation and the lock: make another
-
-
-def _remove_stale_parts(target: Path) -> None:
-    """Delete the temporary files for ``target`` that a process killed while writing left behind.
-
-    A file that another process is writing is locked, and is left alone. Without flock (Windows) a
-    leftover cannot be told from a file being written, so nothing is deleted there.
-    """
-    if fcntl is None:
-        return
-    for part in target.parent.glob(f"{_part_prefix(target)}*.part"):
-        try:
-            with open(part, "rb") as f:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError while its writer holds it
-                os.unlink(part)
-        except OSError:  # being written, or already removed by another process
-            continue
-
-
 # -- 3. batches from the memory map -------------------------------------------------------------------
 
 
 class MemmapBatches:
     """A ``batch_fn(split, generator)`` for :class:`~minigpt.train.Trainer` reading a memory-mapped token array.
 
-    The first 90% of the tokens (by position, as ``train_val_split``) train, the rest (at least
-    ``block_size + 2`` tokens) validate. A batch is ``batch_size`` windows of ``block_size + 1`` ids
-    at random starts: only those pages of the file are read, and only they become int64.
+    The tokens are split by position as :func:`~minigpt.data.batches.train_val_split` splits them, the
+    validation split grown to :func:`~minigpt.data.batches.min_split_tokens` where a tenth is less. A batch
+    is ``batch_size`` windows of ``block_size + 1`` ids at random starts: only those pages of the file are
+    read, and only they become int64.
     """
 
     def __init__(self, ids: np.ndarray, batch_size: int, block_size: int):
         self.batch_size, self.block_size = batch_size, block_size
-        n_val = max(int(len(ids) * VAL_FRACTION), block_size + 2)
-        n_train = len(ids) - n_val
-        if n_train < block_size + 2:
-            need = 2 * (block_size + 2)
-            smaller = f" or a smaller context, e.g. --set block_size={len(ids) // 4}" if len(ids) >= 16 else ""
-            raise BadDataError(
-                f"the text is {len(ids)} tokens long, shorter than two context windows ({need} tokens for "
-                f"block_size {block_size}: one to train on, one to validate); use more text{smaller}")
+        check_enough_tokens(len(ids), block_size, "the text", both_splits=True)
+        n_train = min(int(TRAIN_FRACTION * len(ids)), len(ids) - min_split_tokens(block_size))
         self.splits = {"train": ids[:n_train], "val": ids[n_train:]}
 
     def __call__(self, split: str, generator: torch.Generator):

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import torch
 
+from minigpt.targets import IGNORE_INDEX
+
 __all__ = [  # what ``minigpt.data`` re-exports
     "ANALOGIES", "GrammarSentence", "bigram_backcopy", "copy_task", "grammar_corpus", "grammar_sentences",
     "mixed_period_repeats", "number_to_words", "number_translation_pairs", "repeated_random_sequences",
@@ -87,7 +89,7 @@ def mixed_period_repeats(
     seq = torch.where(position < 2 * period, block.gather(1, position % period), filler)
     x, y = seq[:, :-1], seq[:, 1:].clone()
     query = position[:-1]
-    y[(query < period) | (query >= 2 * period - 1)] = -100  # keep only predictions inside the second copy
+    y[(query < period) | (query >= 2 * period - 1)] = IGNORE_INDEX  # keep only predictions inside the second copy
     return x, y
 
 
@@ -125,7 +127,7 @@ def bigram_backcopy(
         nxt = torch.where(trigger[:, i], trigger_id[:, i], successors[prev, choice[:, i]])
         seq[:, i] = torch.where(after_trigger, seq[:, i - 2], nxt)  # after a trigger: the token before it
     x, y = seq[:, :-1], seq[:, 1:].clone()
-    y[:, 0] = -100  # the first ordinary token is random
+    y[:, 0] = IGNORE_INDEX  # the first ordinary token is random
     return x, y
 
 
@@ -150,7 +152,7 @@ def to_lm_examples(src: torch.Tensor, tgt: torch.Tensor, sep_id: int = SEP) -> t
     n, s = src.shape
     seq = torch.cat([src, torch.full((n, 1), sep_id, dtype=src.dtype), tgt], dim=1)  # (n, S + 1 + T)
     x, y = seq[:, :-1], seq[:, 1:].clone()
-    y[:, : s] = -100  # positions 0..S-1 predict the rest of the prompt and SEP: not scored
+    y[:, : s] = IGNORE_INDEX  # positions 0..S-1 predict the rest of the prompt and SEP: not scored
     return x, y
 
 

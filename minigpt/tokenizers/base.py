@@ -17,11 +17,10 @@ import codecs
 import json
 import os
 import reprlib
-import tempfile
 from abc import ABC, abstractmethod
-from pathlib import Path
 
 from minigpt.checks import WrongType, check_ids, is_int
+from minigpt.files import atomic_write
 
 _VISIBLE = {" ": "␣", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
@@ -109,20 +108,9 @@ class Tokenizer(ABC):
             raise ValueError(f"token id {token_id} is out of range for {self.name!r} (vocab_size {self.vocab_size})")
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write ``to_dict()`` as JSON, atomically (temp file in the same folder, then os.replace)."""
-        path = Path(path)
-        try:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        except FileNotFoundError:  # its message would name the temp file, which the learner never asked for
-            raise FileNotFoundError(f"cannot save the tokenizer to {path}: the folder {path.parent} does not exist; "
-                                    "create it first, e.g. os.makedirs(folder, exist_ok=True)") from None
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_dict(), f, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        """Write ``to_dict()`` as JSON, atomically (see :func:`minigpt.files.atomic_write`)."""
+        with atomic_write(path, what="tokenizer") as f:
+            json.dump(self.to_dict(), f, ensure_ascii=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Tokenizer:

@@ -18,7 +18,7 @@ from collections.abc import Collection
 import tiktoken
 
 from minigpt.checks import WrongType, check_text
-from minigpt.data.corpus import DataNotFoundError
+from minigpt.files import DataNotFoundError
 from minigpt.tokenizers.base import Tokenizer, visible_bytes
 
 SUPPORTED = ("gpt2", "r50k_base", "cl100k_base")

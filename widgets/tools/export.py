@@ -36,7 +36,8 @@ def to_html(notebook, output_path) -> Path:
     from nbconvert import HTMLExporter
     from traitlets.config import Config
 
-    from minigpt.course.editions import read_notebook, write_atomically
+    from minigpt.course.editions import read_notebook
+    from minigpt.files import atomic_write
 
     if not hasattr(notebook, "cells"):
         notebook = read_notebook(notebook)
@@ -44,7 +45,9 @@ def to_html(notebook, output_path) -> Path:
     notebook.metadata.pop("widgets", None)
     exporter = HTMLExporter(config=Config({"NbConvertBase": {"display_data_priority": PICTURE_FIRST}}))
     body, _ = exporter.from_notebook_node(notebook)
-    return write_atomically(Path(output_path), body, 0o644)  # a web page is for reading
+    with atomic_write(output_path, permissions=0o644) as f:  # a web page is for reading
+        f.write(body)
+    return Path(output_path)
 
 
 def output_for(source: Path, out: str | None) -> Path:
@@ -58,7 +61,7 @@ def output_for(source: Path, out: str | None) -> Path:
 
 
 def main(argv=None) -> None:
-    from minigpt.course.editions import check_writable
+    from minigpt.files import check_writable
 
     args = sys.argv[1:] if argv is None else argv
     if not 1 <= len(args) <= 2:

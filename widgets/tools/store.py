@@ -49,7 +49,8 @@ def normalize(nb, display_name: str) -> list[str]:
 def checked(path):
     """The notebook at ``path``, once it is known that its stored form can be written back in its place:
     an error (OSError, ValueError) that says what is wrong, before any time is spent running it."""
-    from minigpt.course.editions import check_writable, read_notebook
+    from minigpt.course.editions import read_notebook
+    from minigpt.files import check_writable
 
     path = Path(path)
     if not path.is_file():
