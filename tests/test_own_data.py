@@ -221,11 +221,10 @@ def test_memmap_batches_are_windows_of_the_array():
     assert int(xv.min()) >= 180
 
 
-def test_set_max_iters_stretches_the_schedule_like_the_option(text_file, tmp_path):
+def test_set_max_iters_stretches_the_schedule_like_the_option(text_file, tmp_path, capsys):
     out = tmp_path / "run.safetensors"
-    assert train(text_file, out, "--set", "max_iters=3") == 0
-    saved = load_checkpoint(out).train_config
-    assert saved["max_iters"] == 4 and saved["lr_decay_iters"] == 4  # the option (SMALL's --max-iters 4) wins
+    assert train(text_file, out, "--set", "max_iters=3") == 2  # and SMALL's --max-iters 4: given twice, refused
+    assert "both set max_iters; give it once" in capsys.readouterr().err and not out.exists()
     assert main(["train", "--data", str(text_file), "--out", str(out), *SMALL[2:], "--set", "max_iters=3"]) == 0
     saved = load_checkpoint(out).train_config
     assert saved["max_iters"] == 3 and saved["lr_decay_iters"] == 3
