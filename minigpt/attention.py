@@ -57,12 +57,23 @@ def attention_scores(q, k, *, bias=None, is_causal=False):
     return scores if bias is None else scores + bias.to(scores.dtype)
 
 
+def repeat_kv(x, n_head):
+    """K or V [B, H_kv, T, D] -> [B, n_head, T, D]: each K/V head repeated for the n_head / H_kv query heads it serves."""
+    return x.repeat_interleave(n_head // x.size(1), dim=1)
+
+
 def attend(q, k, v, *, bias=None, is_causal=False, dropout_p=0.0, need_weights=False):
-    """Attention on q [B, H, T_q, D], k and v [B, H, T_k, D] -> (out [B, H, T_q, D], weights or None)."""
+    """Attention on q [B, H, T_q, D], k and v [B, H_kv, T_k, D] -> (out [B, H, T_q, D], weights or None).
+
+    H_kv < H is grouped-query attention: each K/V head serves H / H_kv query heads. The fused kernel
+    reads the shared heads where they are (``enable_gqa``); the explicit path repeats them to H heads.
+    """
     if not need_weights:
         bias = None if bias is None else bias.to(q.dtype)  # e.g. bf16 queries under autocast
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p, is_causal=is_causal)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p, is_causal=is_causal,
+                                             enable_gqa=k.size(1) != q.size(1))
         return out, None
+    k, v = repeat_kv(k, q.size(1)), repeat_kv(v, q.size(1))
     weights = attention_scores(q, k, bias=bias, is_causal=is_causal).softmax(dim=-1)
     return F.dropout(weights, dropout_p) @ v, weights
 
@@ -96,11 +107,9 @@ class MultiHeadAttention(nn.Module):
 
         The fused kernel never materialises the weights; the explicit path runs only while a hook
         watches (or changes) the scores or the weights."""
-        if self.n_kv_head != self.n_head:  # each K/V head serves n_head / n_kv_head query heads
-            k = k.repeat_interleave(self.n_head // self.n_kv_head, dim=1)
-            v = v.repeat_interleave(self.n_head // self.n_kv_head, dim=1)
         dropout_p = self.dropout if self.training else 0.0
         if self.hook_scores.active or self.hook_weights.active:
+            k, v = repeat_kv(k, self.n_head), repeat_kv(v, self.n_head)  # see the weights of every query head
             scores = self.hook_scores(attention_scores(q, k, bias=bias, is_causal=is_causal))
             y = F.dropout(self.hook_weights(scores.softmax(dim=-1)), dropout_p) @ v
         else:

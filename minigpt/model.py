@@ -16,12 +16,13 @@ from torch import nn
 
 from minigpt.attention import attention_bias
 from minigpt.block import Block
-from minigpt.checks import check_id_tensor
+from minigpt.checks import check_bool
 from minigpt.config import GPTConfig
 from minigpt.hooks import HookPoint
 from minigpt.kv_cache import KVCache
 from minigpt.norm import make_norm
 from minigpt.positional import make_positions
+from minigpt.targets import IGNORE_INDEX
 
 
 def init_gpt2_style(model: nn.Module, n_layer: int, zero_proj: bool = False) -> None:
@@ -44,9 +45,6 @@ def init_gpt2_style(model: nn.Module, n_layer: int, zero_proj: bool = False) -> 
         elif name.endswith("bias"):
             nn.init.zeros_(p)
         # remaining 1-d tensors are norm weights: they stay 1
-
-
-IGNORE_INDEX = -100  # a target that the loss skips (a prompt, padding, an unmasked token), as in F.cross_entropy
 
 
 def next_token_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -85,15 +83,25 @@ class GPT(nn.Module):
             # the same matrix maps token -> vector and vector -> token scores (saves V·C parameters)
             self.lm_head.weight = self.transformer.wte.weight
 
-    def forward(self, idx, targets=None, *, attention_mask=None, kv_cache: KVCache | None = None):
+    def forward(self, idx, targets=None, *, attention_mask=None, kv_cache: KVCache | None = None,
+                last_only: bool = False):
         """idx [B, T] token ids -> (logits [B, T, V], loss or None).
 
         targets [B, T]: next-token ids, -100 = ignore. attention_mask [B, T] bool: False = padding
         (never attended to; positions still count it, so pad on the right). kv_cache: positions
         start at ``kv_cache.length`` and the new keys and values are appended to it.
+
+        last_only=True: logits [B, 1, V] for the last position only, as generation needs (nanoGPT does
+        this whenever there are no targets). The head is a [C, V] matmul per position, for GPT-2 small
+        about a third of its forward FLOPs; a 256-token prompt would compute 255 rows nobody reads.
+
+        The ids are not range-checked here: that reads idx's min and max back to the host, which stalls
+        a GPU at every step. They are checked where they enter (``generate``'s prompt, the Trainer's data
+        and batches); an id outside the vocabulary that still gets here makes the embedding raise
+        IndexError ("index out of range in self") on a CPU, and a device-side assert on a GPU.
         """
         start = 0 if kv_cache is None else kv_cache.length
-        self._check_inputs(idx, attention_mask, kv_cache)
+        self._check_inputs(idx, targets, attention_mask, kv_cache, last_only)
         B, T = idx.shape
         key_mask = attention_mask if kv_cache is None else kv_cache.padding(attention_mask, T)
         pos = self.transformer.pos
@@ -106,7 +114,9 @@ class GPT(nn.Module):
             x = block(x, bias=bias, rope=rope, cache=kv_cache)
         if kv_cache is not None:
             kv_cache.advance(T)
-        logits = self.lm_head(self.transformer.ln_f(x))  # [B, T, V]
+        if last_only:
+            x = x[:, -1:]  # [B, 1, C]
+        logits = self.lm_head(self.transformer.ln_f(x))  # [B, T, V] ([B, 1, V] with last_only)
         loss = None
         if targets is not None:
             loss = next_token_loss(logits, targets)
@@ -118,12 +128,14 @@ class GPT(nn.Module):
         """Sum of the MoE load-balancing losses of the last forward pass (mlp == "moe" only)."""
         return sum(block.mlp.aux_loss for block in self.transformer.h)
 
-    def _check_inputs(self, idx, attention_mask, kv_cache) -> None:
+    def _check_inputs(self, idx, targets, attention_mask, kv_cache, last_only) -> None:
+        """Shapes, types and lengths: what the tensors' metadata tells without reading their values."""
         if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.dtype != torch.long:
             raise TypeError(f"idx must be a LongTensor [B, T] of token ids, got {getattr(idx, 'dtype', type(idx))} "
                             f"with shape {tuple(getattr(idx, 'shape', ()))}; e.g. torch.tensor([ids])")
-        if not torch.compiler.is_compiling():  # one min/max pass; a compiled graph skips it
-            check_id_tensor(idx, self.config.vocab_size)
+        if check_bool(last_only, "last_only") and targets is not None:
+            raise ValueError("last_only=True computes the logits of the last position only, but the loss needs "
+                             "every position's: pass targets or last_only=True, not both")
         if attention_mask is not None and (attention_mask.shape != idx.shape or attention_mask.dtype != torch.bool):
             raise ValueError(f"attention_mask must be a BoolTensor shaped like idx {tuple(idx.shape)} (True = real token), "
                              f"got {attention_mask.dtype} {tuple(attention_mask.shape)}; e.g. mask.bool()")

@@ -17,7 +17,8 @@ every stage, for the lesson; ``sampling_stages_of(logits)`` gives it to the samp
 ``stream`` and the command line take it (or its fields as keywords).
 
 ``generate`` / ``stream`` run the model with its KV cache (see ``minigpt.kv_cache``) so each new
-token costs one position of compute instead of the whole context.
+token costs one position of compute instead of the whole context, and ask for the logits of the last
+position only (``last_only=True``): the prompt's other positions need no scores over the vocabulary.
 
 **Context window.** A model only sees ``block_size`` tokens. A longer prompt is cropped to its last
 ``block_size`` tokens. When the generated text fills the window, the window restarts from the last
@@ -307,7 +308,7 @@ def _new_tokens(model, ids: list[int], max_new_tokens: int, settings: SamplingSe
             else:
                 context = ids[cached:]
             idx = torch.tensor([context], dtype=torch.long, device=device)
-            logits, _ = model(idx, kv_cache=cache)
+            logits, _ = model(idx, kv_cache=cache, last_only=True)  # [1, 1, V]: only the next token's scores
             cached = len(ids)
             next_id = _choose(logits[0, -1], ids, settings, generator)
             ids.append(next_id)

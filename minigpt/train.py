@@ -37,7 +37,7 @@ from minigpt import distributed
 from minigpt.checkpoint import Checkpoint, _config_diff, check_writable, load_checkpoint, save_checkpoint
 from minigpt.checks import WrongType, check_bool, check_choice, check_id_tensor, check_int, check_number, is_number, problems_of
 from minigpt.config import DictConfig
-from minigpt.data import get_batch
+from minigpt.data.batches import check_enough_tokens, get_batch
 from minigpt.device import autocast, configure_backends, pick_device, pick_dtype
 from minigpt.optim import OPTIMIZERS, SCHEDULES, lr_at, make_optimizer, set_lr
 from minigpt.sampling import generate
@@ -189,8 +189,8 @@ class Trainer:
         configure_backends(self.device)
         self.dtype = pick_dtype(config.dtype, self.device)
         self.block_size = model.config.block_size
-        self.batch_fn, self.train_data, self.val_data = self._check_data(
-            train_data, val_data, getattr(model.config, "vocab_size", None))
+        self.vocab_size = getattr(model.config, "vocab_size", None)
+        self.batch_fn, self.train_data, self.val_data = self._check_data(train_data, val_data, self.vocab_size)
         self.tokenizer = tokenizer
         self.callbacks = list(callbacks)
         self.model = model.to(self.device)
@@ -225,11 +225,7 @@ class Trainer:
                     f"{name} must be a 1-D LongTensor of token ids (e.g. torch.tensor(tok.encode(text))) "
                     f"or, for train_data, a batch_fn(split, generator); got {_describe(data)}"
                 )
-            if len(data) <= self.block_size + 1:
-                raise ValueError(
-                    f"{name} has {len(data)} tokens but batches need more than block_size + 1 = "
-                    f"{self.block_size + 1}; use more text or a smaller block_size"
-                )
+            check_enough_tokens(len(data), self.block_size, name)
             if vocab_size is not None:  # checked once here, so no batch can hold an id the model lacks
                 check_id_tensor(data, vocab_size, name)
             tensors.append(data.long())
@@ -241,7 +237,11 @@ class Trainer:
     def get_batch(self, split: str, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
         """One batch for ``split`` as a tuple of tensors on the training device."""
         if self.batch_fn is not None:
-            return tuple(t.to(self.device, non_blocking=True) for t in self.batch_fn(split, generator))
+            batch = self.batch_fn(split, generator)
+            if self.vocab_size is not None:  # the model does not check ids (see GPT.forward): they enter here.
+                # A batch_fn makes its batches on the CPU, where reading their min and max stalls no device.
+                check_id_tensor(batch[0], self.vocab_size, f"the batch_fn's {split} input")
+            return tuple(t.to(self.device, non_blocking=True) for t in batch)
         data = self.train_data if split == "train" else self.val_data
         return get_batch(data, self.config.batch_size, self.block_size, generator, self.device)
 

@@ -81,3 +81,24 @@ def test_no_bias_materialised_for_plain_causal_attention():
     assert attention_bias(16, 16, causal=False) is None
     chunk = attention_bias(3, 9, causal=True)  # a chunk after 6 cached tokens needs an offset mask
     assert chunk.shape == (1, 1, 3, 9) and chunk[0, 0, 0, 7] == float("-inf") and chunk[0, 0, 0, 6] == 0
+
+
+@pytest.mark.parametrize("n_kv_head", [2, 1])
+def test_gqa_shares_the_cached_keys_and_values_without_copying_them(monkeypatch, n_kv_head):
+    """The fused kernel reads each K/V head for its group of query heads (enable_gqa): no repeated copy of the
+    cache at every step. The explicit path (the lesson's, while the weights are watched) repeats them."""
+    torch.manual_seed(0)
+    model = GPT(tiny(n_kv_head=n_kv_head)).eval()
+    idx = torch.randint(0, 65, (2, 9))
+    with capture(model):
+        explicit, _ = model(idx)
+
+    def copy(*args, **kwargs):
+        raise AssertionError("K/V heads were copied for the query heads")
+
+    monkeypatch.setattr(torch.Tensor, "repeat_interleave", copy)
+    monkeypatch.setattr(torch, "repeat_interleave", copy)
+    cache = model.new_kv_cache(2)
+    logits = torch.cat([model(idx[:, :5], kv_cache=cache)[0]] + [model(idx[:, t:t + 1], kv_cache=cache)[0]
+                                                                 for t in range(5, 9)], dim=1)
+    assert torch.allclose(logits, explicit, atol=1e-5)

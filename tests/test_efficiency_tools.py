@@ -16,12 +16,20 @@ from minigpt.sampling import generate
 from minigpt.speculative import bigram_draft, speculative_generate, speculative_step
 
 
-@pytest.mark.parametrize("T,block", [(1, 4), (37, 8), (64, 64), (50, 200), (16, 1)])
-def test_flash_attention_equals_softmax_attention(T, block):
+@pytest.mark.parametrize("T,tile", [(1, 4), (37, 8), (64, 64), (50, 200), (16, 1)])
+def test_flash_attention_equals_softmax_attention(T, tile):
     q, k, v = (torch.randn(2, 3, T, 8, generator=torch.Generator().manual_seed(T)) for _ in range(3))
     want = attend(q, k, v, is_causal=True, need_weights=True)[0]
-    assert torch.allclose(flash_attention(q, k, v, block), want, atol=1e-5)
-    assert torch.allclose(flash_attention(q * 80, k, v, block), attend(q * 80, k, v, is_causal=True)[0], atol=1e-5)
+    assert torch.allclose(flash_attention(q, k, v, tile_size=tile), want, atol=1e-5)
+    assert torch.allclose(flash_attention(q * 80, k, v, tile), attend(q * 80, k, v, is_causal=True)[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("tile, error", [(0, ValueError), (2.5, TypeError)])
+def test_flash_attention_names_its_tile_size_not_the_context(tile, error):
+    """The keys are walked in tiles; ``block_size`` is the model's context length everywhere else."""
+    q = torch.zeros(1, 1, 4, 2)
+    with pytest.raises(error, match="tile_size must be an int >= 1"):
+        flash_attention(q, q, q, tile_size=tile)
 
 
 def test_peak_memory_counts_what_is_alive_at_once():

@@ -182,3 +182,42 @@ def test_training_mode_dropout_changes_output_eval_does_not():
     assert not torch.allclose(model(idx)[0], model(idx)[0])
     model.eval()
     assert torch.allclose(model(idx)[0], model(idx)[0])
+
+
+@pytest.mark.parametrize("pos", POS_TYPES)
+def test_last_only_logits_are_the_full_forwards_last_row(pos):
+    """The head on the last position alone gives that row of the full forward's logits: to 1e-6 (the matmul over
+    one row may round differently from the matmul over all of them); through a KV cache to 1e-5, as in
+    test_kv_cache (attention over the cached keys adds its own rounding)."""
+    torch.manual_seed(0)
+    model = GPT(tiny(pos=pos)).eval()
+    idx = torch.randint(0, 65, (2, 11))
+    full, _ = model(idx)
+    last, loss = model(idx, last_only=True)
+    assert last.shape == (2, 1, 65) and loss is None
+    assert torch.allclose(last, full[:, -1:], atol=1e-6, rtol=0)
+    cache = model.new_kv_cache(2)
+    prefill, _ = model(idx[:, :7], kv_cache=cache, last_only=True)
+    step, _ = model(idx[:, 7:], kv_cache=cache, last_only=True)
+    assert torch.allclose(prefill, full[:, 6:7], atol=1e-5, rtol=0)
+    assert torch.allclose(step, full[:, -1:], atol=1e-5, rtol=0)
+
+
+def test_last_only_with_targets_is_a_clear_error():
+    model = GPT(tiny())
+    idx = torch.randint(0, 65, (1, 5))
+    with pytest.raises(ValueError, match="the loss needs every position's: pass targets or last_only=True, not both"):
+        model(idx, idx, last_only=True)
+    with pytest.raises(TypeError, match="last_only must be True or False, got 'yes'"):
+        model(idx, last_only="yes")
+
+
+@pytest.mark.parametrize("pos", POS_TYPES)
+def test_forward_reads_no_values_back_to_the_host(pos):
+    """A training step must not wait for the device: on the meta device (shapes, no values) any read of a
+    value, like int(idx.max()), raises; the forward and its loss run there without one."""
+    with torch.device("meta"):
+        model = GPT(tiny(pos=pos))  # (not MoE: its routing, torch.nonzero, needs the values by nature)
+        idx = torch.zeros(2, 16, dtype=torch.long)
+        logits, loss = model(idx, idx)
+    assert logits.shape == (2, 16, 65) and loss.shape == ()

@@ -127,6 +127,19 @@ def test_cached_generation_equals_recomputing_the_window(model):
         assert cached[: len(prompt)] == prompt and len(cached) == len(prompt) + 25
 
 
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_generation_scores_the_vocabulary_for_the_last_position_only(model, use_cache):
+    """The prompt's other positions need no logits: the head (V scores per position) sees one position per step,
+    the prefill of the whole prompt included."""
+    rows = []
+    handle = model.lm_head.register_forward_hook(lambda module, args, out: rows.append(args[0].shape[1]))
+    try:
+        generate(model, [3, 1, 4, 1, 5, 9], 4, temperature=0, use_cache=use_cache)
+    finally:
+        handle.remove()
+    assert rows == [1, 1, 1, 1]
+
+
 def test_greedy_first_token_is_the_argmax(model):
     logits, _ = model(torch.tensor([[5, 6, 7]]))
     assert generate(model, [5, 6, 7], 1, temperature=0)[-1] == int(logits[0, -1].argmax())
