@@ -8,8 +8,9 @@ cached path over one token (plus one 128-token prefill each time the window slid
 
 **GPT-2 small vs transformers.** Hugging Face ``transformers``' ``GPT2LMHeadModel.generate`` (with its KV
 cache) beside ours on the same 124M-parameter GPT-2 small: one random set of weights, loaded into both
-(``GPT.from_gpt2_state_dict``), float32, a 256-token prompt, 128 new tokens, greedy. Both must produce the
-same tokens. The two run alternately, best of 3 each, so a slow spell of a shared machine falls on both.
+(``GPT.from_gpt2_state_dict``), float32, a 256-token prompt, 128 new tokens, greedy; tokens/s is the 128 new
+tokens over the wall time of the whole call, the prompt's prefill included. Both must produce the same
+tokens. The two run alternately, best of 3 each, so a slow spell of a shared machine falls on both.
 
 Run alone: ``python benchmarks/generation.py [--gpu] [--only cache|transformers]``.
 """

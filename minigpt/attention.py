@@ -58,8 +58,9 @@ def attention_scores(q, k, *, bias=None, is_causal=False):
 
 
 def repeat_kv(x, n_head):
-    """K or V [B, H_kv, T, D] -> [B, n_head, T, D]: each K/V head repeated for the n_head / H_kv query heads it serves."""
-    return x.repeat_interleave(n_head // x.size(1), dim=1)
+    """K or V [B, H_kv, T, D] -> [B, n_head, T, D]: each K/V head repeated for the n_head / H_kv query heads
+    it serves (a copy: the explicit path needs one K/V head per query head); x itself when H_kv = n_head."""
+    return x if x.size(1) == n_head else x.repeat_interleave(n_head // x.size(1), dim=1)
 
 
 def attend(q, k, v, *, bias=None, is_causal=False, dropout_p=0.0, need_weights=False):

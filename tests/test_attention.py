@@ -102,3 +102,16 @@ def test_gqa_shares_the_cached_keys_and_values_without_copying_them(monkeypatch,
     logits = torch.cat([model(idx[:, :5], kv_cache=cache)[0]] + [model(idx[:, t:t + 1], kv_cache=cache)[0]
                                                                  for t in range(5, 9)], dim=1)
     assert torch.allclose(logits, explicit, atol=1e-5)
+
+
+def test_the_explicit_path_copies_keys_and_values_only_for_gqa(monkeypatch):
+    """With one K/V head per query head there is nothing to repeat: no copy of k and v (notebook 10 measures
+    the explicit path's peak memory)."""
+    q, k, v = torch.randn(3, 1, 4, 6, 8).unbind(0)
+
+    def copy(*args, **kwargs):
+        raise AssertionError("k and v were copied")
+
+    monkeypatch.setattr(torch.Tensor, "repeat_interleave", copy)
+    out, weights = attend(q, k, v, is_causal=True, need_weights=True)
+    assert out.shape == (1, 4, 6, 8) and weights.shape == (1, 4, 6, 6)
