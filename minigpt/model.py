@@ -16,13 +16,15 @@ from torch import nn
 
 from minigpt.attention import attention_bias
 from minigpt.block import Block
-from minigpt.checks import check_bool
+from minigpt.checks import check_bool, check_choice
 from minigpt.config import GPTConfig
 from minigpt.hooks import HookPoint
 from minigpt.kv_cache import KVCache
 from minigpt.norm import make_norm
 from minigpt.positional import make_positions
 from minigpt.targets import IGNORE_INDEX
+
+PARAM_COUNTS = ("token", "all", "none")  # which embedding tables GPT.num_params counts
 
 
 def init_gpt2_style(model: nn.Module, n_layer: int, zero_proj: bool = False) -> None:
@@ -160,12 +162,28 @@ class GPT(nn.Module):
         return KVCache(c.n_layer, batch_size, c.n_kv_head, c.block_size, c.head_dim,
                        device=device or w.device, dtype=dtype or w.dtype)
 
-    def num_params(self, non_embedding: bool = True) -> int:
-        """Parameter count (tied weights counted once). non_embedding=True subtracts the learned
-        position table, as nanoGPT does; token embeddings stay in because they are the output head too."""
+    def num_params(self, embeddings: str = "token", *, non_embedding: bool | None = None) -> int:
+        """How many parameters the model has, tied weights counted once. ``embeddings`` says which
+        embedding tables count:
+
+        - ``"token"`` (default): nanoGPT's "number of parameters". The learned position table is left
+          out (a lookup, no compute); the token table stays in, because tied it is the output head too.
+        - ``"all"``: every parameter, as ``transformers`` reports it (GPT-2 small: 124,439,808).
+        - ``"none"``: Kaplan et al.'s N ("Scaling Laws for Neural Language Models", 2020, section 2.1):
+          no token table, no position table, no untied head either, only the blocks and the final norm
+          (about 12·L·C²). This is the N that scaling-law fits use: the vocabulary tables do not grow
+          with the model's depth, and counting them bends the fit for small models.
+        """
+        if non_embedding is not None:  # the old flag, until the stored notebooks call the new name
+            embeddings = "token" if non_embedding else "all"
+        check_choice(embeddings, "embeddings", PARAM_COUNTS)
         n = sum(p.numel() for p in self.parameters())
-        if non_embedding and self.config.pos == "learned":
+        if embeddings != "all" and self.config.pos == "learned":
             n -= self.transformer.pos.weight.numel()
+        if embeddings == "none":
+            n -= self.transformer.wte.weight.numel()
+            if not self.config.tie_weights:
+                n -= self.lm_head.weight.numel()
         return n
 
     def flops_per_token(self, seq_len: int | None = None) -> int:

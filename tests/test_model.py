@@ -39,16 +39,20 @@ def test_gpt2_config_has_gpt2_smalls_124m_parameters():
     assert (c.vocab_size, c.block_size, c.n_layer, c.n_head, c.n_embd) == (50257, 1024, 12, 12, 768)
     assert model.lm_head.weight is model.transformer.wte.weight  # tied, so counted once
     # the published count of GPT-2 small (tied embeddings), as transformers' GPT2LMHeadModel reports it
-    assert model.num_params(non_embedding=False) == 124_439_808
+    assert model.num_params("all") == 124_439_808
     assert model.num_params() == 124_439_808 - 1024 * 768 == 123_653_376  # nanoGPT's "123.65M": no position table
+    # Kaplan et al.'s N leaves out both tables: GPT-2 small's "85M non-embedding parameters", ~12·L·C²
+    assert model.num_params("none") == 124_439_808 - 50257 * 768 - 1024 * 768 == 85_056_000
+    assert abs(model.num_params("none") / (12 * c.n_layer * c.n_embd**2) - 1) < 0.002
 
 
 def test_num_params_hand_count_gpt2_architecture():
     C, L, V, T = 48, 3, 101, 32
     total = V * C + T * C + L * gpt2_block_params(C) + 2 * C  # tied head, learned positions, ln_f
     model = GPT(GPTConfig(vocab_size=V, block_size=T, n_layer=L, n_head=4, n_embd=C))
-    assert model.num_params(non_embedding=False) == total
+    assert model.num_params("all") == total
     assert model.num_params() == total - T * C  # nanoGPT leaves out the position table
+    assert model.num_params("none") == L * gpt2_block_params(C) + 2 * C  # Kaplan: the blocks and ln_f only
     assert model.flops_per_token() == 6 * (total - T * C) + 12 * L * T * C
     assert model.flops_per_token(seq_len=8) == 6 * (total - T * C) + 12 * L * 8 * C
 
@@ -81,8 +85,15 @@ def test_num_params_hand_count_untied_rope_swiglu_rmsnorm_gqa():
     block = 2 * C + C * (C + 2 * kv) + C * C + C * 2 * hidden + hidden * C
     total = 2 * V * C + L * block + C  # untied embedding and head, no position parameters
     model = GPT(config)
-    assert model.num_params() == model.num_params(non_embedding=False) == total
+    assert model.num_params() == model.num_params("all") == total
+    assert model.num_params("none") == L * block + C  # neither the untied embedding nor the untied head
     assert model.flops_per_token(seq_len=8) == 6 * total + 12 * L * 8 * C
+
+
+def test_num_params_names_the_counts_it_knows():
+    model = GPT(tiny())
+    with pytest.raises(ValueError, match=r"embeddings must be one of \('token', 'all', 'none'\), got 'kaplan'"):
+        model.num_params("kaplan")
 
 
 def test_shakespeare_char_config_is_nanogpt_size():
