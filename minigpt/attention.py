@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minigpt.hooks import HookPoint
+from minigpt.hooks import PER_HEAD, HookPoint, name_point
 from minigpt.positional import apply_rope
 
 
@@ -83,20 +83,22 @@ class MultiHeadAttention(nn.Module):
     """What self- and cross-attention share: attend in every head, then merge the heads.
 
     GQA/MQA: there are ``n_kv_head`` key/value heads (<= ``n_head`` query heads); each K/V head is
-    shared by n_head / n_kv_head query heads. Hook points (see minigpt.hooks): ``hook_scores``,
-    ``hook_weights`` [B, H, T_q, T_k] and ``hook_head`` [B, H, T_q, D], each head's output.
+    shared by n_head / n_kv_head query heads. Hook points (see minigpt.hooks): the layer's output is
+    ``name``; ``{name}.scores`` and ``{name}.weights`` [B, H, T_q, T_k], ``{name}.head`` [B, H, T_q, D],
+    each head's output.
     """
 
-    def __init__(self, config, layer_idx: int = 0, **input_projections: nn.Linear):
+    def __init__(self, config, layer_idx: int, name: str, **input_projections: nn.Linear):
         super().__init__()
+        name_point(self, name)
         self.n_head, self.n_kv_head, self.head_dim = config.n_head, config.n_kv_head, config.head_dim
         self.dropout, self.layer_idx = config.dropout, layer_idx
         self.kv_dim = self.n_kv_head * self.head_dim
-        for name, projection in input_projections.items():  # before c_proj, as in GPT-2's state dict
-            self.add_module(name, projection)
+        for attribute, projection in input_projections.items():  # before c_proj, as in GPT-2's state dict
+            self.add_module(attribute, projection)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
-        self.hook_scores, self.hook_weights, self.hook_head = HookPoint(), HookPoint(), HookPoint()
+        self.hook_scores, self.hook_weights, self.hook_head = (HookPoint(f"{name}.{point}") for point in PER_HEAD)
 
     def split_heads(self, x, n_heads):
         """[B, T, n_heads·D] -> [B, n_heads, T, D]."""
@@ -129,9 +131,9 @@ class Attention(MultiHeadAttention):
     Parameter names follow GPT-2: c_attn = fused Q,K,V projection, c_proj = output projection.
     """
 
-    def __init__(self, config, layer_idx: int = 0):
+    def __init__(self, config, layer_idx: int = 0, name: str = "attn"):
         kv_dim = config.n_kv_head * config.head_dim
-        super().__init__(config, layer_idx,
+        super().__init__(config, layer_idx, name,
                          c_attn=nn.Linear(config.n_embd, config.n_embd + 2 * kv_dim, bias=config.bias))
         self.causal = config.causal
 
@@ -161,9 +163,9 @@ class CrossAttention(MultiHeadAttention):
     Its own projections: c_q for the queries, c_kv for the fused keys and values.
     """
 
-    def __init__(self, config, layer_idx: int = 0):
+    def __init__(self, config, layer_idx: int = 0, name: str = "cross_attn"):
         kv_dim = config.n_kv_head * config.head_dim
-        super().__init__(config, layer_idx, c_q=nn.Linear(config.n_embd, config.n_embd, bias=config.bias),
+        super().__init__(config, layer_idx, name, c_q=nn.Linear(config.n_embd, config.n_embd, bias=config.bias),
                          c_kv=nn.Linear(config.n_embd, 2 * kv_dim, bias=config.bias))
 
     def forward(self, x, memory, *, bias=None):

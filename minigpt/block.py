@@ -15,23 +15,29 @@ from __future__ import annotations
 from torch import nn
 
 from minigpt.attention import Attention, CrossAttention
+from minigpt.hooks import name_point
 from minigpt.mlp import make_mlp
 from minigpt.norm import make_norm
 
 
 class Block(nn.Module):
-    """x [B, T, C] -> [B, T, C]. Attribute names follow GPT-2 (ln_1, attn, ln_2, mlp)."""
+    """x [B, T, C] -> [B, T, C]. Attribute names follow GPT-2 (ln_1, attn, ln_2, mlp).
 
-    def __init__(self, config, layer_idx: int = 0, cross_attention: bool = False):
+    ``name`` is the block's hook point (default ``blocks.{layer_idx}``; a Seq2Seq names its stacks
+    ``encoder.i`` and ``decoder.i``); its sublayers' points are named after it."""
+
+    def __init__(self, config, layer_idx: int = 0, cross_attention: bool = False, *, name: str | None = None):
         super().__init__()
+        name = f"blocks.{layer_idx}" if name is None else name
+        name_point(self, name)
         self.prenorm = config.prenorm
         self.ln_1 = make_norm(config)
-        self.attn = Attention(config, layer_idx)
+        self.attn = Attention(config, layer_idx, name=f"{name}.attn")
         if cross_attention:
             self.ln_cross = make_norm(config)
-            self.cross_attn = CrossAttention(config, layer_idx)
+            self.cross_attn = CrossAttention(config, layer_idx, name=f"{name}.cross_attn")
         self.ln_2 = make_norm(config)
-        self.mlp = make_mlp(config)
+        self.mlp = name_point(make_mlp(config), f"{name}.mlp")
 
     def forward(self, x, *, bias=None, rope=None, cache=None, memory=None, memory_bias=None):
         """bias/rope/cache: see ``Attention.forward``; memory [B, S, C] + memory_bias: the encoder output."""

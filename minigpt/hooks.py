@@ -14,6 +14,19 @@ Every model of the course exposes the same names (``hook_points(model)`` lists t
 ``decoder.i.cross_attn.*``.) A per-head point takes a head index: ``blocks.1.attn.head.3`` is
 head 3's output [B, T, D], ``blocks.0.attn.weights.2`` head 2's pattern [B, T, T].
 
+Each name is given where its point is made (``HookPoint("embed")`` in the GPT, a block's name in
+``Block(..., name=)``), so renaming an attribute never renames a public hook. The same activations
+in TransformerLens, for readers who know its names (L is a layer):
+
+    minigpt                    TransformerLens                 note
+    embed                      blocks.0.hook_resid_pre         TL's hook_embed is the token embedding alone
+    blocks.L                   blocks.L.hook_resid_post
+    blocks.L.attn              blocks.L.hook_attn_out
+    blocks.L.attn.scores       blocks.L.attn.hook_attn_scores  both scaled by 1/√D and masked
+    blocks.L.attn.weights      blocks.L.attn.hook_pattern
+    blocks.L.attn.head         blocks.L.attn.hook_z            ours [B, H, T, D], TL's [B, T, H, D]
+    blocks.L.mlp               blocks.L.hook_mlp_out
+
 They are ordinary PyTorch forward hooks (``Module.register_forward_hook``): on the module that
 computes the activation (a block, an attention layer, an MLP) or on a ``HookPoint``, an identity
 layer placed where no module ends. ``minigpt.capture`` records with them and ``patch`` changes
@@ -37,8 +50,18 @@ from torch import nn
 PER_HEAD = ("scores", "weights", "head")  # points whose dim 1 is the head: a ".h" suffix picks one
 
 
+def name_point(module: nn.Module, name: str) -> nn.Module:
+    """Make ``module``'s output the hook point ``name`` (a block, an attention layer or an MLP); returns the module."""
+    module.hook_name = name
+    return module
+
+
 class HookPoint(nn.Module):
-    """An identity layer that gives an activation a name, so hooks can read or replace it."""
+    """An identity layer that gives an activation its public name, so hooks can read or replace it."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        name_point(self, name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
@@ -49,21 +72,18 @@ class HookPoint(nn.Module):
         return bool(self._forward_hooks)
 
 
-def _point_name(path: str) -> str:
-    """A module's path in the model -> its hook-point name ("transformer.h.1.attn.hook_head" -> "blocks.1.attn.head")."""
-    path = path.replace("transformer.h.", "blocks.").removeprefix("transformer.")
-    parent, _, last = path.rpartition(".")
-    last = last.removeprefix("hook_")
-    return f"{parent}.{last}" if parent else last
-
-
 def hook_points(model: nn.Module) -> dict[str, nn.Module]:
     """Every hook point of ``model``, in module order: {name: the module whose output is that activation}."""
-    from minigpt.attention import MultiHeadAttention  # attention.py itself uses HookPoint
-    from minigpt.block import Block
-
-    return {_point_name(path): module for path, module in model.named_modules()
-            if isinstance(module, (HookPoint, Block, MultiHeadAttention)) or path.endswith(".mlp")}
+    points = {}
+    for module in model.modules():
+        name = getattr(module, "hook_name", None)
+        if name is None:
+            continue
+        if name in points:
+            raise ValueError(f"two modules of {type(model).__name__} are the hook point {name!r}; give each "
+                             "block its own name (Block(..., name=...))")
+        points[name] = module
+    return points
 
 
 def find_points(model: nn.Module, pattern: str) -> dict[str, nn.Module]:

@@ -62,6 +62,16 @@ def next_token_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
     return summed / (flat != IGNORE_INDEX).sum().clamp(min=1)
 
 
+def embed(wte: nn.Embedding, positions: nn.Module, drop: nn.Dropout, idx, *, start: int = 0, causal: bool,
+          key_mask=None):
+    """What every stack does before its blocks: ids [B, T] at positions start.. -> (x [B, T, C], the attention
+    bias for T queries over start + T keys (causal mask, padding, ALiBi), RoPE's angles for these positions)."""
+    T = idx.size(1)
+    bias = attention_bias(T, start + T, causal=causal, key_mask=key_mask, alibi=positions.alibi(T, start + T),
+                          device=idx.device)
+    return drop(positions(wte(idx), start)), bias, positions.rope(start, T)
+
+
 class GPT(nn.Module):
     """Hook points (see minigpt.hooks): ``embed``, and in each block its output, attention and MLP."""
 
@@ -74,7 +84,7 @@ class GPT(nn.Module):
             wte=nn.Embedding(config.vocab_size, config.n_embd),
             pos=make_positions(config),  # learned or sinusoidal table, RoPE angles or ALiBi slopes
             drop=nn.Dropout(config.dropout),
-            hook_embed=HookPoint(),
+            hook_embed=HookPoint("embed"),
             h=nn.ModuleList(Block(config, i) for i in range(config.n_layer)),
             # post-norm blocks already end in a norm; pre-norm needs one before the head
             ln_f=make_norm(config) if config.prenorm else nn.Identity(),
@@ -106,12 +116,9 @@ class GPT(nn.Module):
         self._check_inputs(idx, targets, attention_mask, kv_cache, last_only)
         B, T = idx.shape
         key_mask = attention_mask if kv_cache is None else kv_cache.padding(attention_mask, T)
-        pos = self.transformer.pos
-        bias = attention_bias(T, start + T, causal=self.config.causal, key_mask=key_mask,
-                              alibi=pos.alibi(T, start + T), device=idx.device)
-        rope = pos.rope(start, T)
-        x = self.transformer.drop(pos(self.transformer.wte(idx), start))  # [B, T, C]
-        x = self.transformer.hook_embed(x)
+        t = self.transformer
+        x, bias, rope = embed(t.wte, t.pos, t.drop, idx, start=start, causal=self.config.causal, key_mask=key_mask)
+        x = t.hook_embed(x)
         for block in self.transformer.h:
             x = block(x, bias=bias, rope=rope, cache=kv_cache)
         if kv_cache is not None:

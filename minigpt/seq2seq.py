@@ -15,10 +15,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from minigpt.attention import attention_bias
 from minigpt.block import Block
 from minigpt.config import GPTConfig
-from minigpt.model import init_gpt2_style, next_token_loss
+from minigpt.model import embed, init_gpt2_style, next_token_loss
 from minigpt.norm import make_norm
 from minigpt.positional import make_positions
 from minigpt.targets import IGNORE_INDEX
@@ -52,10 +51,10 @@ class Seq2Seq(nn.Module):
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)
         self.pos = make_positions(config)
         self.drop = nn.Dropout(config.dropout)
-        self.encoder = nn.ModuleList(Block(encoder_config, i) for i in range(config.n_layer))
+        self.encoder = nn.ModuleList(Block(encoder_config, i, name=f"encoder.{i}") for i in range(config.n_layer))
         self.ln_enc = make_norm(config) if config.prenorm else nn.Identity()
         self.decoder = nn.ModuleList(
-            Block(config.replace(causal=True), i, cross_attention=True) for i in range(config.n_layer)
+            Block(config.replace(causal=True), i, cross_attention=True, name=f"decoder.{i}") for i in range(config.n_layer)
         )
         self.ln_f = make_norm(config) if config.prenorm else nn.Identity()
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
@@ -66,9 +65,7 @@ class Seq2Seq(nn.Module):
         T = idx.size(1)
         if T > self.config.block_size:
             raise ValueError(f"sequence of {T} tokens exceeds block_size {self.config.block_size}; shorten it")
-        bias = attention_bias(T, T, causal=causal, key_mask=key_mask, alibi=self.pos.alibi(T, T), device=idx.device)
-        rope = self.pos.rope(0, T)
-        x = self.drop(self.pos(self.wte(idx)))
+        x, bias, rope = embed(self.wte, self.pos, self.drop, idx, causal=causal, key_mask=key_mask)
         for block in blocks:
             x = block(x, bias=bias, rope=rope, **cross)
         return x

@@ -3,8 +3,10 @@ import sys
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import minigpt.capture as capture_module
+from minigpt.block import Block
 from minigpt.capture import attention_for_widgets, capture, captured_to_numpy
 from minigpt.config import get_config
 from minigpt.hooks import hook_points, patch
@@ -80,6 +82,16 @@ def test_hook_points_name_every_layer_of_gpt_and_seq2seq():
     names = hook_points(Seq2Seq(tiny(n_layer=1)))
     assert {"encoder.0.attn.weights", "decoder.0.attn.weights", "decoder.0.cross_attn.weights",
             "decoder.0.cross_attn.head", "decoder.0.mlp"} <= set(names)
+
+
+def test_hook_names_are_declared_where_the_points_are_made_not_read_from_module_paths():
+    model = GPT(tiny(n_layer=2))
+    wrapped = nn.ModuleDict({"renamed": model})  # every module path changes, no public name may
+    assert list(hook_points(wrapped)) == list(hook_points(model))
+    assert all(module.hook_name == name for name, module in hook_points(model).items())
+    assert "head.attn.weights" in hook_points(Block(tiny(), name="head"))
+    with pytest.raises(ValueError, match="two modules of ModuleList are the hook point 'embed'"):
+        hook_points(nn.ModuleList([model, GPT(tiny(n_layer=2))]))
 
 
 def test_seq2seq_capture_records_each_kind_of_attention():
