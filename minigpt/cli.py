@@ -142,11 +142,27 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # checked before OSError, which it is: the reader of our output left
         _discard_stdout()
         return EXIT_BROKEN_PIPE
-    except (ValueError, TypeError, KeyError, OSError, RuntimeError) as error:
+    except (ValueError, OSError) as error:  # what we raise for bad input and missing or unwritable files
         print(f"minigpt {args.command}: error: {error_message(error)}", file=sys.stderr)
+        return 2
+    except (RuntimeError, MemoryError) as error:
+        where = memory_that_ran_out(error)
+        if where is None:
+            raise  # a bug, or something nobody foresaw: its traceback is what a bug report needs
+        print(f"minigpt {args.command}: error: out of {where} memory; make the run smaller: --batch-size, "
+              "--set block_size=..., or a smaller model (--set n_layer=..., --set n_embd=...)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # outside training (which saves first): nothing to keep, no traceback
         return _interrupted(f"minigpt {args.command}")
+
+
+def memory_that_ran_out(error: BaseException) -> str | None:
+    """"GPU" or "CPU" if ``error`` says that memory ran out there, else None."""
+    if isinstance(error, torch.OutOfMemoryError) or "MPS backend out of memory" in str(error):
+        return "GPU"
+    if isinstance(error, MemoryError) or "DefaultCPUAllocator: can't allocate memory" in str(error):
+        return "CPU"
+    return None
 
 
 def error_message(error: BaseException) -> str:

@@ -5,7 +5,9 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
+from minigpt import cli
 from minigpt.cli import EXIT_BROKEN_PIPE, error_message, main
 
 
@@ -147,3 +149,30 @@ def test_a_setting_given_once_by_set_is_kept():
     config = _train_config(recipe, {"max_iters": 7, "device": "cpu", "progress": False}, args, "out.safetensors")
     assert (config.max_iters, config.lr_decay_iters, config.device, config.progress) == (7, 7, "cpu", False)
     assert _train_config(recipe, {}, args, "out.safetensors").progress  # the recipe's: on
+
+
+@pytest.mark.parametrize("error, where", [
+    (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "GPU"),
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried"), "CPU"),
+    (MemoryError(), "CPU"),
+])
+def test_running_out_of_memory_is_named_with_what_to_change(monkeypatch, capsys, error, where):
+    def run_out(_args):
+        raise error
+
+    monkeypatch.setattr(cli, "_info", run_out)
+    assert main(["info", "--checkpoint", "x.safetensors"]) == 2
+    message = capsys.readouterr().err
+    assert message.startswith(f"minigpt info: error: out of {where} memory; make the run smaller: --batch-size")
+    assert message.count("\n") == 1
+
+
+@pytest.mark.parametrize("bug", [TypeError("unsupported operand"), KeyError("n_embd"), RuntimeError("shape mismatch"),
+                                 AttributeError("no attribute 'x'")])
+def test_a_bug_keeps_its_traceback_instead_of_becoming_one_line(monkeypatch, bug):
+    def broken(_args):
+        raise bug
+
+    monkeypatch.setattr(cli, "_info", broken)
+    with pytest.raises(type(bug)):
+        main(["info", "--checkpoint", "x.safetensors"])
