@@ -18,8 +18,6 @@ Run alone: ``python benchmarks/generation.py [--gpu] [--only cache|transformers]
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import torch
 
@@ -64,22 +62,11 @@ def cache_rows(device: str) -> list[Row]:
 
 
 def import_transformers():
-    """The ``transformers`` package, or None when it is not installed.
-
-    This folder is on ``sys.path`` (the benchmarks import each other) and holds ``tokenizers.py``, our
-    tokenizer benchmark, which would stand in for the ``tokenizers`` package that transformers imports:
-    the folder leaves ``sys.path`` while transformers loads.
-    """
-    here = str(Path(__file__).resolve().parent)
-    saved = sys.path[:]
-    sys.path[:] = [p for p in sys.path if p and Path(p).resolve() != Path(here)]
+    """The ``transformers`` package, or None when it is not installed."""
     try:
         import transformers
-        from transformers import GPT2LMHeadModel  # noqa: F401  (loads the tokenizers package now)
     except ImportError:
         return None
-    finally:
-        sys.path[:] = saved
     return transformers
 
 

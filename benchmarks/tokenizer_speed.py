@@ -1,6 +1,6 @@
 """Tokenizer benchmark: BPE training time and encode throughput on tiny shakespeare.
 
-Run: ``python benchmarks/tokenizers.py`` (the corpus comes from ``minigpt.data.load_text``, so
+Run: ``python benchmarks/tokenizer_speed.py`` (the corpus comes from ``minigpt.data.load_text``, so
 set MINIGPT_DATA_DIR to work offline; tiktoken's gpt2 files come from TIKTOKEN_CACHE_DIR).
 Prints one markdown table. Timings are the best of a few runs, to reduce noise from other
 processes; the load average is printed too because a busy machine still slows everything.
