@@ -16,9 +16,13 @@ import torch
 from minigpt.positional_views import positional_tables
 from minigpt.sampling import sampling_stages, sampling_stages_of
 from minigpt.tokenizers import CharTokenizer
-from widgets import AttentionView, EmbeddingSpace3D, PositionalEncodingView, SamplingExplorer, TokenView, TrainingDashboard
+from minigpt.tokenizers.base import visible
+from widgets import (AttentionView, EmbeddingSpace3D, FigureView, PositionalEncodingView, SamplingExplorer, TokenView,
+                     TrainingDashboard)
 from widgets import theme
 from widgets.embedding import label_positions
+from widgets.sampling import _percent
+from widgets.tokens import drawable
 from widgets.theme import HEAD_COLOURS
 
 
@@ -132,9 +136,10 @@ def test_analogy_redraw_keeps_the_camera():
     before = view.figure().layout
     view.analogy("a", "b", "c")
     after = view.figure().layout
-    # the same uirevision and no camera in the figure: Plotly.react keeps the one the learner rotated to
+    # the same uirevision and the same camera in both figures: Plotly.react keeps the one the learner rotated
+    # to (it applies a figure's value only where it differs from the previous figure's)
     assert before.uirevision and after.uirevision == before.uirevision
-    assert after.scene.camera.eye.x is None
+    assert after.scene.camera.to_plotly_json() == before.scene.camera.to_plotly_json()
 
 
 def test_analogy_controls_only_on_views_made_for_analogies():
@@ -154,7 +159,8 @@ def test_labels_move_away_from_what_is_close_above_them():
     none = np.zeros((0, 2))
     near = np.array([[0.0, 0.0], [0.0, 0.05], [1.0, 1.0]])
     assert label_positions(near, ["a", "b", "c"], none) == ["bottom center", "top center", "top center"]
-    assert label_positions(near, ["a", "", "c"], none) == ["top center"] * 3  # an unlabelled point takes no room
+    # an unlabelled point is still a marker that a label keeps off
+    assert label_positions(near, ["a", "", "c"], none) == ["bottom center", "top center", "top center"]
     level = np.zeros((2, 2))  # two labels in one place: one goes up, one down
     assert sorted(label_positions(level, ["a", "b"], none)) == ["bottom center", "top center"]
     arrow_end = np.array([[0.0, 0.04]])  # e.g. an analogy arrow coming down onto the point
@@ -237,6 +243,20 @@ def test_token_view_uses_the_package_convention_for_whitespace():
     assert repr(view) == "TokenView(chars=6, tokens: char=6)"
 
 
+def test_token_picture_writes_characters_no_common_font_has_as_code_points():
+    text = "Καλημέρα おは I ❤\ufe0f 🐍"
+    char = CharTokenizer.from_text(text)
+    view = TokenView(text, [char])
+    drawn = list(view.figure().data[0].text)
+    assert [p for _, p in view.tokens["char"]][8:11] == ["␣", "お", "は"]  # the live view: the characters
+    assert drawn[:11] == list("Καλημέρα") + ["␣", "&lt;U+304A&gt;", "&lt;U+306F&gt;"]  # Greek drawn, Japanese escaped
+    assert drawn[-4:] == ["❤", "&lt;U+FE0F&gt;", "␣", "&lt;U+1F40D&gt;"]  # the variation selector too
+    notes = [a.text for a in view.figure().layout.annotations if "code point" in a.text]
+    assert len(notes) == 1  # the picture says what "<U+...>" means
+    assert drawable("\x07") == "\x07" and visible("\u2028") == drawable("\u2028")  # the tokenizers' own escape
+    assert not [a for a in TokenView("I I", [char]).figure().layout.annotations if "code point" in a.text]
+
+
 def test_token_view_errors():
     with pytest.raises(ValueError, match="text is empty"):
         TokenView("", [MadeUpTokenizer()])
@@ -253,16 +273,16 @@ def test_positional_view_draws_the_package_tables():
     view.alibi_head = 2
     heatmaps = {(t.xaxis, t.yaxis): t.z for t in view.figure().data if t.type == "heatmap"}
     np.testing.assert_array_equal(heatmaps[("x", "y")], tables["sinusoidal"])
-    np.testing.assert_array_equal(heatmaps[("x3", "y3")], tables["alibi_bias"][2])
     np.testing.assert_array_equal(heatmaps[("x4", "y4")], tables["sinusoidal_similarity"])
     np.testing.assert_array_equal(heatmaps[("x5", "y5")], tables["rope_similarity"])
-    np.testing.assert_array_equal(heatmaps[("x6", "y6")], tables["alibi_bias"][2])
-    circles = [t for t in view.figure().data if t.type == "scatter"]
-    assert [t.name for t in circles] == ["pair 0", "pair 1", "pair 2", "pair 3"]
-    for i, t in enumerate(circles):
-        np.testing.assert_array_equal(t.x, tables["rope_cos"][:, i])
-        np.testing.assert_array_equal(t.y, tables["rope_sin"][:, i])
-    assert f"slope {tables['alibi_slopes'][2]:.3g}" in view.figure().layout.annotations[2].text
+    below = np.tril(np.ones((12, 12), bool))  # the ALiBi bias is drawn causally (tests/test_positional_views.py)
+    np.testing.assert_array_equal(heatmaps[("x6", "y6")][below], tables["alibi_bias"][2][below])
+    angles = np.degrees(np.arctan2(tables["rope_sin"], tables["rope_cos"])) % 360
+    lines = [t for t in view.figure().data if t.type == "scatter"]
+    assert [t.name for t in lines] == ["pair 0", "pair 1", "pair 2", "pair 3"]
+    for i, t in enumerate(lines):
+        np.testing.assert_array_equal(np.asarray(t.y, float)[~np.isnan(np.asarray(t.y, float))], angles[:, i])
+    assert f"slope {tables['alibi_slopes'][2]:.3g}" in view.figure().layout.annotations[5].text
     assert repr(view) == "PositionalEncodingView(max_len=12, dim=8, n_heads=4)"
 
 
@@ -356,8 +376,59 @@ def test_sampling_titles_show_short_numbers():
     view = SamplingExplorer(sampling_stages_of([2.0, 1.0, 0.0]), list("abc"), temperature=0.7000000000000001,
                             top_p=0.9000000000000001)
     titles = [a.text for a in view.figure().layout.annotations]
-    assert "temperature 0.7" in titles and "top-p 0.9 (sampled from this)" in titles
+    assert titles[2].startswith("temperature 0.7: ") and titles[4].startswith("top-p 0.9 (sampled from this): ")
     assert not [t for t in titles if "00000" in t]
+
+
+def test_sampling_panels_say_what_each_stage_removed_and_moved():
+    logits = torch.from_numpy(np.random.default_rng(1).normal(size=30).astype(np.float32) * 2)
+    previous = [0, 3, 3]
+    # the settings the class docstring gives for a picture where every stage changes something
+    settings = dict(temperature=0.8, top_k=10, top_p=0.9, repetition_penalty=1.3)
+    view = SamplingExplorer(sampling_stages_of(logits), [f"t{i}" for i in range(30)], previous_ids=previous, **settings)
+    stages = sampling_stages(logits, previous_ids=previous, **settings)
+    expected = {name: p.double().numpy() for name, p in stages.items()}
+    changes = view.changes()
+    assert list(changes) == ["repetition_penalty", "temperature", "top_k", "top_p"]
+    before = expected["temperature"]
+    assert changes["top_k"]["removed"] == 20
+    assert changes["top_k"]["removed_mass"] == pytest.approx(np.sort(before)[:20].sum(), rel=1e-5)
+    # a filter moves exactly what it cut
+    assert changes["top_k"]["moved"] == pytest.approx(changes["top_k"]["removed_mass"], rel=1e-4)
+    tv = np.abs(expected["temperature"] - expected["repetition_penalty"]).sum() / 2
+    assert changes["temperature"]["removed"] == 0 and changes["temperature"]["moved"] == pytest.approx(tv, rel=1e-4)
+    assert all(change["moved"] > 1e-3 for change in changes.values())  # every stage changes something
+    titles = [a.text for a in view.figure().layout.annotations]
+    assert titles[0] == "raw softmax"
+    assert titles[3] == f"top-k 10: removes 20 tokens ({_percent(changes['top_k']['removed_mass'])} of the probability)"
+    assert titles[2] == f"temperature 0.8: moves {_percent(changes['temperature']['moved'])} of the probability"
+    view.set(repetition_penalty=1.0)
+    assert view.changes()["repetition_penalty"]["moved"] == 0
+    assert view.figure().layout.annotations[1].text == "repetition penalty 1 on 2 seen tokens: changes nothing"
+
+
+def test_sampling_titles_give_shares_of_the_probability_in_two_digits_at_most():
+    assert [_percent(m) for m in (0.995, 0.4, 0.041, 0.0031, 5e-5, 0.0)] == ["100 %", "40 %", "4.1 %", "0.31 %",
+                                                                            "< 0.01 %", "0 %"]  # fmt: skip
+
+
+def test_sampling_log_axis_shows_every_bar_and_can_be_switched_off():
+    logits = np.array([8.0, 4.0, 0.0, -4.0, -8.0])  # probabilities from ~1 down to ~1e-7
+    view = SamplingExplorer(sampling_stages_of(logits), list("abcde"), top_k=2)
+    fig = view.figure()
+    axes = [fig.layout[name] for name in fig.layout if name.startswith("yaxis")]
+    assert len(axes) == 5 and {axis.type for axis in axes} == {"log"}
+    bottom, top = axes[0].range
+    heights = np.concatenate([np.asarray(bar.y) for bar in fig.data])
+    assert 10**bottom < heights.min() and heights.max() < 10**top  # the smallest (ghost) bar is drawn, not cut
+    assert "log scale" in fig.layout.title.text
+    view.widget
+    view.set_log_scale(False)
+    sent = json.loads(view._pane.figure)["layout"]
+    assert sent["yaxis"]["type"] == "linear" and sent["yaxis"]["range"][0] == 0
+    assert "linear scale" in sent["title"]["text"]
+    with pytest.raises(TypeError, match="log_scale must be True or False, got 'yes'"):
+        SamplingExplorer(sampling_stages_of(logits), list("abcde"), log_scale="yes")
 
 
 def test_sampling_sliders_span_the_row():
@@ -383,6 +454,38 @@ def test_dashboard_is_a_tolerant_trainer_callback():
     assert "1,002 tokens/s" in sent["layout"]["title"]["text"]
     assert "To be &lt;or&gt; not" in dash._sample.value
     assert repr(dash) == "TrainingDashboard(train_points=3, val_points=1)"
+
+
+def test_dashboard_draws_loss_and_speed_in_panels_of_their_own():
+    dash = TrainingDashboard(min_interval=0.0)
+    for step in range(1, 4):
+        dash.on_step(None, {"step": step, "train_loss": 3.0 - step, "tokens_per_s": 1000.0 * step})
+    fig = dash.figure()
+    speed = [t for t in fig.data if t.name == "tokens/s"][0]
+    assert (speed.xaxis, speed.yaxis) == ("x2", "y2") and fig.data[0].yaxis in (None, "y")
+    loss_panel, speed_panel = fig.layout.yaxis.domain, fig.layout.yaxis2.domain
+    assert speed_panel[1] < loss_panel[0]  # one above the other, not one axis laid over the other
+    # no axis on the figure's right edge, where its tick labels were cut off
+    assert fig.layout.yaxis2.overlaying is None and fig.layout.yaxis2.side in (None, "left")
+    assert fig.layout.xaxis.matches == "x2"  # one step axis
+    assert [a.text for a in fig.layout.annotations] == ["train and validation loss", "speed: tokens per second"]
+    assert fig.layout.margin.t >= theme.SUBPLOT_TOP_MARGIN  # the title above the panel titles, not on them
+
+
+def test_dashboard_title_counts_the_steps_of_the_run():
+    dash = TrainingDashboard(min_interval=0.0, title="run")
+    assert dash.figure().layout.title.text == "run"
+    dash.on_step(None, {"step": 2, "train_loss": 3.0, "tokens_per_s": 1234.0})
+    assert dash.figure().layout.title.text == "run · step 2 · 1,234 tokens/s"  # no trainer: no total
+
+    class Run:  # what the dashboard reads of a trainer besides the info dicts
+        class config:
+            max_iters = 5
+
+    dash.on_eval(Run(), {"step": 3, "val_loss": 2.5})
+    assert dash.progress() == "step 3 / 5" and "step 3 / 5" in dash.figure().layout.title.text
+    dash.on_step(Run(), {"step": 7, "train_loss": 2.0})  # fit(steps=...) went on past max_iters
+    assert dash.progress() == "step 7"
 
 
 def test_dashboard_refuses_a_step_that_is_not_a_whole_number():
@@ -430,3 +533,36 @@ def test_dashboard_draws_what_a_real_trainer_sends():
     assert [step for step, _ in dash.history["tokens_per_s"]] == [1, 2, 3, 4]
     assert [step for step, _ in dash.history["val"]] == [2, 4]
     assert len(dash.sample_text) == 4 and dash.sample_text.startswith("1")  # the prompt and 3 new digits
+    assert "step 4 / 4" in dash.figure().layout.title.text
+
+
+# ----------------------------------------------------------------------------- figure view
+
+
+def two_panels(**layout):
+    from plotly.subplots import make_subplots
+
+    words = "the dogs chased the cat because they were hungry".split()
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("left", "right"))
+    for col in (1, 2):
+        fig.add_heatmap(z=np.ones((len(words), len(words))).tolist(), x=words, y=words, row=1, col=col)
+    fig.update_yaxes(title_text="query (row)", col=1)
+    fig.update_layout(**layout)
+    return fig
+
+
+def test_figure_view_grows_margins_to_hold_tick_labels_and_titles():
+    given = two_panels(height=380, margin=dict(t=40, b=10))  # a bottom margin too small for the words
+    fig = FigureView(given).figures()[0]
+    axes = [fig.layout[name] for name in fig.layout if name.startswith(("xaxis", "yaxis"))]
+    assert len(axes) == 4 and all(axis.automargin for axis in axes)
+    assert fig.layout.margin.b == 10 and fig.layout.margin.t == 40  # no title: the subplot titles fit in 40 px
+    assert not given.layout.xaxis.automargin  # the figure given is left as it was
+
+
+def test_figure_view_makes_room_for_a_title_above_subplot_titles():
+    fig = FigureView(two_panels(title="schedules")).figures()[0]
+    assert fig.layout.margin.t == theme.SUBPLOT_TOP_MARGIN
+    fig = FigureView(two_panels(title="schedules", margin=dict(t=150))).figures()[0]
+    assert fig.layout.margin.t == 150  # more room asked for is kept
+    assert repr(FigureView(two_panels(title="schedules"))) == "FigureView('schedules')"

@@ -4,10 +4,11 @@
     dash                                   # show it (one line)
     Trainer(model, cfg, data, callbacks=[dash]).fit()
 
-It plots train/val loss and tokens/s, and shows the latest generated sample (once there is one).
-It reads the keys ``minigpt.train.Trainer`` sends, and no others. Updates are pushed from the training loop
-itself (widget messages go out while a cell runs), at most every ``min_interval`` seconds, so
-plotting never slows training down.
+It plots train/val loss above tokens/s on one step axis, says how far the run is in its title
+("step 300 / 400"), and shows the latest generated sample (once there is one). It reads the keys
+``minigpt.train.Trainer`` sends, and no others, plus the run's length (``trainer.config.max_iters``).
+Updates are pushed from the training loop itself (widget messages go out while a cell runs), at most
+every ``min_interval`` seconds, so plotting never slows training down.
 """
 
 from __future__ import annotations
@@ -25,6 +26,16 @@ from ._base import View
 from ._plotly import PlotlyPane, make_figure
 
 
+LOSS_PANEL = (0.4, 1.0)  # paper fractions of the plot height: loss on top, the larger panel
+SPEED_PANEL = (0.0, 0.24)
+
+
+def _panel_title(text: str, panel: tuple) -> dict:
+    """A panel's title, left-aligned just above it (as plotly's subplot titles, which sit centred)."""
+    return dict(text=text, x=0, xref="paper", xanchor="left", y=panel[1], yref="paper", yanchor="bottom",
+                showarrow=False, font=dict(size=14))  # fmt: skip
+
+
 def _number(info: dict, key: str):
     """``info[key]`` as a float; None when it is missing or not a number (a point left out, not a crash)."""
     try:
@@ -38,7 +49,8 @@ class TrainingDashboard(View):
 
     The info keys it reads are the ones the ``Trainer`` sends: ``on_step`` step, train_loss, tokens_per_s;
     ``on_eval`` step, val_loss and train_loss (the train loss on the evaluation batches, drawn when no
-    step was logged yet); ``on_sample`` text. ``history`` keeps every point.
+    step was logged yet); ``on_sample`` text. ``history`` keeps every point; ``total_steps`` is the
+    trainer's ``config.max_iters`` once a callback came from a trainer that has one.
     """
 
     def __init__(self, min_interval: float = 0.5, title: str = "Training"):
@@ -46,6 +58,7 @@ class TrainingDashboard(View):
         self.title = title
         self.history = {"train": [], "val": [], "tokens_per_s": []}
         self.sample_text = ""
+        self.total_steps = None  # the run's length, from the trainer (``progress``)
         self._last_push = 0.0
 
     def __repr__(self) -> str:
@@ -61,6 +74,7 @@ class TrainingDashboard(View):
         return check_int(info["step"], "info['step'] (the training step)", 0)
 
     def on_step(self, trainer, info: dict) -> None:
+        self._note_total(trainer)
         loss = _number(info, "train_loss")
         if loss is not None:
             self.history["train"].append((self._step(info), loss))
@@ -70,6 +84,7 @@ class TrainingDashboard(View):
         self._push(force=False)
 
     def on_eval(self, trainer, info: dict) -> None:
+        self._note_total(trainer)
         loss = _number(info, "val_loss")
         if loss is not None:
             self.history["val"].append((self._step(info), loss))
@@ -79,6 +94,7 @@ class TrainingDashboard(View):
         self._push(force=True)
 
     def on_sample(self, trainer, info: dict) -> None:
+        self._note_total(trainer)
         text = info.get("text")
         if text is not None:
             self.sample_text = str(text)
@@ -86,7 +102,24 @@ class TrainingDashboard(View):
 
     # ---------------------------------------------------------------- drawing
 
+    def progress(self) -> str:
+        """"step 300 / 400" (the total is the trainer's ``config.max_iters``, once a callback brought it),
+        "step 300" without one or past it (``fit(steps=...)`` can run on), "" before the first point."""
+        steps = [step for points in self.history.values() for step, _ in points]
+        if not steps:
+            return ""
+        latest = max(steps)
+        within = self.total_steps is not None and latest <= self.total_steps
+        return f"step {latest} / {self.total_steps}" if within else f"step {latest}"
+
+    def _note_total(self, trainer) -> None:
+        """Keep the run's length from the trainer (any object with ``config.max_iters``; tests pass None)."""
+        total = getattr(getattr(trainer, "config", None), "max_iters", None)
+        if isinstance(total, int) and not isinstance(total, bool) and total > 0:
+            self.total_steps = total
+
     def figure(self):
+        """Loss on top, speed below on the same steps; the title says how far the run is."""
         traces = []
         for name, colour in (("train", theme.head_colour(0)), ("val", theme.head_colour(1))):
             points = self.history[name]
@@ -98,15 +131,24 @@ class TrainingDashboard(View):
         if speed:
             x, y = zip(*speed)
             traces.append(dict(type="scatter", x=np.array(x), y=np.array(y, dtype=np.float32), name="tokens/s",
-                               yaxis="y2", line=dict(color=theme.MUTED, dash="dot")))  # fmt: skip
-        latest = f"{speed[-1][1]:,.0f} tokens/s" if speed else ""
+                               xaxis="x2", yaxis="y2", showlegend=False,
+                               line=dict(color=theme.PRIMARY, width=1.5)))  # fmt: skip
+        parts = [self.title, self.progress(), f"{speed[-1][1]:,.0f} tokens/s" if speed else ""]
         return make_figure(traces, dict(
-            title=dict(text=f"{self.title} {latest}"),
-            height=360,
-            xaxis=dict(title=dict(text="step")),
-            yaxis=dict(title=dict(text="loss")),
-            yaxis2=dict(title=dict(text="tokens/s"), overlaying="y", side="right", showgrid=False),
-            legend=dict(orientation="h", y=-0.25),
+            title=dict(text=" · ".join(part for part in parts if part)),
+            height=440,
+            margin=dict(l=70, r=20, t=theme.SUBPLOT_TOP_MARGIN, b=50),
+            # one step axis for both panels: the speed panel's is the one with tick labels and a title
+            xaxis=dict(anchor="y", matches="x2", showticklabels=False),
+            yaxis=dict(domain=list(LOSS_PANEL), title=dict(text="loss")),
+            xaxis2=dict(anchor="y2", title=dict(text="step")),
+            yaxis2=dict(domain=list(SPEED_PANEL), title=dict(text="tokens/s"), rangemode="tozero", tickformat="~s",
+                        nticks=3),
+            annotations=[_panel_title("train and validation loss", LOSS_PANEL),
+                         _panel_title("speed: tokens per second", SPEED_PANEL)],
+            # the legend names the loss curves, right-aligned on the loss panel's title line
+            legend=dict(orientation="h", x=1, xanchor="right", y=LOSS_PANEL[1], yanchor="bottom",
+                        bgcolor="rgba(0,0,0,0)"),
         ))  # fmt: skip
 
     def figures(self) -> list:

@@ -4,7 +4,10 @@ Each token gets a coloured box (alternating colours show the boundaries), its id
 the string the tokenizer's ``token_str`` gives for it, shown as given (whitespace and byte-fallback
 tokens are visible there: "␣", "\\n", "<0xE2>"). Several tokenizers
 are shown side by side with their token counts. The live view is plain HTML; its picture (the
-image saved with the notebook) is the same boxes drawn as a plotly figure.
+image saved with the notebook) is the same boxes drawn as a plotly figure. The picture is drawn where
+only the common fonts may exist, so there a character outside the scripts they all cover (Japanese,
+emoji, a variation selector) is written as its code point, "<U+304A>", the form the tokenizers'
+``visible`` gives a character that cannot be printed; a note under the picture says so.
 """
 
 from __future__ import annotations
@@ -28,6 +31,20 @@ def token_pieces(tokenizer, text: str) -> list[tuple[int, str]]:
     ``tokenizer`` is one :func:`check_tokenizer` accepted.
     """
     return [(int(i), str(tokenizer.token_str(int(i)))) for i in tokenizer.encode(text)]
+
+
+# Unicode ranges every common font draws (DejaVu, which Linux falls back to, and the usual fonts of macOS and
+# Windows): ASCII (kept as the tokenizer gave it), Latin, IPA, diacritics, Greek, Cyrillic, and the punctuation,
+# arrows, maths, box and symbol blocks ("␣", "❤"). Anything else may come out as an empty box in a picture.
+COMMON_FONT_RANGES = ((0x00, 0x7F), (0xA0, 0x52F), (0x1E00, 0x1FFF), (0x2010, 0x2027), (0x2030, 0x205E),
+                      (0x2070, 0x27BF))  # fmt: skip
+
+
+def drawable(piece: str) -> str:
+    """``piece`` with every character that the common fonts may lack written as "<U+304A>" (the form of
+    ``minigpt.tokenizers.visible`` for characters that cannot be printed), for a picture."""
+    return "".join(ch if any(lo <= ord(ch) <= hi for lo, hi in COMMON_FONT_RANGES) else f"<U+{ord(ch):04X}>"
+                   for ch in piece)  # fmt: skip
 
 
 def cells(piece: str) -> int:
@@ -95,12 +112,14 @@ class TokenView(View):
     def figure(self, line_cells: int = 88):
         """The token boxes as a plotly figure: one block per tokenizer, lines wrapped at ``line_cells``."""
         shapes, xs, ys, labels, titles = [], [], [], [], []
-        row = 0
+        row, escaped = 0, False
         for name, pieces in self.tokens.items():
             titles.append(dict(text=f"<b>{html.escape(name)}</b>: {len(pieces)} tokens", x=0, y=row, xref="x",
                                yref="y", xanchor="left", showarrow=False))  # fmt: skip
             row, x = row + 1, 0
-            for n, (_, piece) in enumerate(pieces):
+            for n, (_, given) in enumerate(pieces):
+                piece = drawable(given)
+                escaped = escaped or piece != given
                 width = cells(piece)
                 if x and x + width > line_cells:
                     row, x = row + 1, 0
@@ -112,6 +131,12 @@ class TokenView(View):
                 labels.append(html.escape(piece))
                 x += width
             row += 1.5
+        if escaped:
+            titles.append(dict(text=f"{html.escape('<U+…>')}: a character written as its code point, which the "
+                               "picture's fonts may lack (the live view shows the character)", x=0, y=row - 0.5,
+                               xref="x", yref="y", xanchor="left", showarrow=False,
+                               font=dict(color="#666666")))  # fmt: skip
+            row += 1
         trace = dict(type="scatter", x=xs, y=ys, text=labels, mode="text", hoverinfo="skip",
                      textfont=dict(family="DejaVu Sans Mono, Menlo, Consolas, monospace", size=14))  # fmt: skip
         return make_figure([trace], dict(

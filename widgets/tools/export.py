@@ -8,6 +8,10 @@ picture (``image/png``, see ``widgets.picture``), so exporting with the picture 
 view gives a page that works offline, by e-mail, on a projector PC and printed to PDF. The saved
 widget state, useless without the live manager, is left out of the page.
 
+Formulas in the text (``$\\ln 65$``, ``$$...$$``, ``\\begin{align}...``) would need MathJax, another CDN
+script; they are converted to MathML instead (``latex2mathml``), which browsers draw themselves. A formula
+that cannot be converted stays as its TeX text, with a warning naming it.
+
 A problem (no such notebook, a file that is not one, an output that cannot be written, an output that
 would overwrite a notebook) is one line on stderr and status 1, found before any work is done.
 """
@@ -15,7 +19,9 @@ would overwrite a notebook) is one line on stderr and status 1, found before any
 from __future__ import annotations
 
 import copy
+import functools
 import sys
+import warnings
 from pathlib import Path
 
 PICTURE_FIRST = [
@@ -31,9 +37,55 @@ PICTURE_FIRST = [
 ]
 
 
+def mathml(tex: str, display: bool) -> str | None:
+    """``tex`` as a MathML element (``display``: a block of its own), or None when it cannot be converted."""
+    from latex2mathml.converter import convert
+
+    try:
+        return convert(tex, display="block" if display else "inline")
+    except Exception as error:  # latex2mathml raises its own errors, and others on unbalanced input
+        warnings.warn(f"formula kept as TeX text ({type(error).__name__}: {error}): {tex}", stacklevel=2)
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def exporter_class():
+    """nbconvert's HTMLExporter with MathML for formulas (built on first use: nbconvert takes a second to import)."""
+    from jinja2 import pass_context
+    from nbconvert import HTMLExporter
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+    class MathMLRenderer(IPythonRenderer):
+        """nbconvert's markdown renderer, with MathML where it leaves TeX for MathJax."""
+
+        def block_math(self, body: str) -> str:
+            return mathml(body, display=True) or super().block_math(body)
+
+        def inline_math(self, body: str) -> str:
+            return mathml(body, display=False) or super().inline_math(body)
+
+        def latex_environment(self, name: str, body: str) -> str:
+            tex = f"\\begin{{{name}}}{body}\\end{{{name}}}"
+            return mathml(tex, display=True) or super().latex_environment(name, body)
+
+    class OfflineHTMLExporter(HTMLExporter):
+        """Markdown cells rendered as HTMLExporter.markdown2html does, by ``MathMLRenderer``."""
+
+        @pass_context
+        def markdown2html(self, context, source):
+            cell, resources = context.get("cell", {}), context.get("resources", {})
+            path = resources.get("metadata", {}).get("path", "")
+            renderer = MathMLRenderer(escape=False, attachments=cell.get("attachments", {}),
+                                      embed_images=self.embed_images, path=path,
+                                      anchor_link_text=self.anchor_link_text,
+                                      exclude_anchor_links=self.exclude_anchor_links, **self.lexer_options)  # fmt: skip
+            return MarkdownWithMath(renderer=renderer).render(source)
+
+    return OfflineHTMLExporter
+
+
 def to_html(notebook, output_path) -> Path:
     """Write ``notebook`` (a path or an nbformat node, already executed) as offline HTML."""
-    from nbconvert import HTMLExporter
     from traitlets.config import Config
 
     from minigpt.course.editions import read_notebook
@@ -43,7 +95,7 @@ def to_html(notebook, output_path) -> Path:
         notebook = read_notebook(notebook)
     notebook = copy.deepcopy(notebook)
     notebook.metadata.pop("widgets", None)
-    exporter = HTMLExporter(config=Config({"NbConvertBase": {"display_data_priority": PICTURE_FIRST}}))
+    exporter = exporter_class()(config=Config({"NbConvertBase": {"display_data_priority": PICTURE_FIRST}}))
     body, _ = exporter.from_notebook_node(notebook)
     with atomic_write(output_path, permissions=0o644) as f:  # a web page is for reading
         f.write(body)
