@@ -70,10 +70,49 @@ def test_clicks_update_selection():
 
 def test_head_view_names_the_tokens_on_its_axes():
     fig = AttentionView(["the", "cat", "because"], causal_weights(T=3)).head_figure()
-    assert list(fig.data[0].x) == ["0 the", "1 cat", "2 because"] == list(fig.data[0].y)
+    assert list(fig.data[0].x) == ["0 'the'", "1 'cat'", "2 'because'"] == list(fig.data[0].y)
     for axis in (fig.layout.xaxis, fig.layout.yaxis):
         # the margins grow to fit the names (no "ause" cut off) and the axis title stands off beyond them
         assert axis.showticklabels and axis.automargin is True and axis.title.standoff > 0
+        assert list(axis.ticktext) == ["the", "cat", "because"]
+
+
+def _head_axes(view):
+    """The head view's (x axis, x values, y axis, y values) in the figures the picture is made of."""
+    fig = view.figures()[1]
+    assert fig.data[0].name == "head"
+    return fig.layout.xaxis, list(fig.data[0].x), fig.layout.yaxis, list(fig.data[0].y)
+
+
+NUMBERS = ["22", "11", "5", "22", "1 3", "11", "5", "22"]  # look like numbers to plotly, and repeat
+
+
+def test_numeric_looking_and_repeated_tokens_stay_categories_in_order():
+    xaxis, x, yaxis, y = _head_axes(AttentionView(NUMBERS, causal_weights(T=8)))
+    for axis, values in ((xaxis, x), (yaxis, y)):
+        # a category axis (not numbers 0..2200), one category per position (repeats would merge), ticks
+        # at every position named by exactly the token, in order
+        assert axis.type == "category" and len(set(values)) == len(values) == len(NUMBERS)
+        assert list(axis.tickvals) == values and list(axis.ticktext) == NUMBERS
+
+
+def test_cross_attention_axes_name_each_side_with_its_own_tokens():
+    rng = np.random.default_rng(0)
+    w = rng.random((2, 2, 3, 8)).astype(np.float32)
+    w /= w.sum(-1, keepdims=True)
+    xaxis, x, yaxis, y = _head_axes(AttentionView(NUMBERS, w, query_tokens=["7", "7", "0"], layer=1))
+    assert xaxis.type == yaxis.type == "category"
+    assert list(xaxis.ticktext) == NUMBERS and list(xaxis.tickvals) == x and len(set(x)) == 8
+    assert list(yaxis.ticktext) == ["7", "7", "0"] and list(yaxis.tickvals) == y and len(set(y)) == 3
+
+
+def test_long_sequences_name_every_nth_token_then_none():
+    many = [str(i % 7) for i in range(50)]
+    xaxis, x, _, _ = _head_axes(AttentionView(many, causal_weights(L=1, H=1, T=50)))
+    step = 2  # 50 tokens: every second one, so the names do not overlap
+    assert xaxis.type == "category" and list(xaxis.ticktext) == many[::step] and list(xaxis.tickvals) == x[::step]
+    xaxis, x, _, _ = _head_axes(AttentionView(tokens(80), causal_weights(L=1, H=1, T=80)))
+    assert xaxis.type == "category" and xaxis.showticklabels is False and len(set(x)) == 80
 
 
 def test_click_hints_are_in_the_live_widget():

@@ -20,13 +20,14 @@ except ImportError as missing:  # the core install (pip install minigpt-course) 
 
 from .attention import AttentionView  # noqa: E402
 from .dashboard import TrainingDashboard  # noqa: E402
-from .embedding import EmbeddingSpace3D  # noqa: E402
+from .embedding import AnalogyPlane, EmbeddingSpace3D  # noqa: E402
 from .figure import FigureView  # noqa: E402
 from .positional import PositionalEncodingView  # noqa: E402
 from .sampling import SamplingExplorer  # noqa: E402
 from .tokens import TokenView  # noqa: E402
 
 __all__ = [
+    "AnalogyPlane",
     "AttentionView",
     "EmbeddingSpace3D",
     "FigureView",

@@ -36,12 +36,31 @@ from .attention_math import (
 # Lines thinner than this weight are not drawn; three buckets give bertviz-like opacity levels.
 LINE_BUCKETS = ((0.3, 1.01, 3.0, 0.9), (0.1, 0.3, 2.0, 0.55), (0.02, 0.1, 1.0, 0.25))  # (lo, hi, width, opacity)
 THUMB_GAP = 2
+MAX_TICKS = 40  # token names on one axis of the head view, at most (more would overlap)
+MAX_LABELLED = 64  # tokens beyond which the head view names none
 
 
 def _hint(text: str) -> W.HTML:
     """A grey line saying what a click does. It lives in the live widget only: in a picture of the
     view (``figures()``) a click does nothing, so the figures carry no such instruction."""
     return W.HTML(f"<span style='color:#666;font-size:12px'>{text}</span>")
+
+
+def _token_axis(tokens: list[str], title: str) -> tuple[list[str], dict]:
+    """The values and the axis of one token side of the head view.
+
+    Tokens that look like numbers ("22 11", "5") would make plotly draw a numeric axis, and a category
+    axis merges equal tokens; so each position gets a unique category, "position 'token'" (what hover
+    shows), and the ticks show the tokens themselves, every one up to MAX_TICKS tokens, else every
+    n-th. Beyond MAX_LABELLED tokens no tick text is readable: the rows and columns stay unlabelled.
+    """
+    values = [f"{i} '{t}'" for i, t in enumerate(tokens)]
+    axis = dict(type="category", title=dict(text=title, standoff=8), showgrid=False, automargin=True,
+                showticklabels=len(tokens) <= MAX_LABELLED)  # fmt: skip
+    if axis["showticklabels"]:
+        step = -(-len(tokens) // MAX_TICKS)  # ceil
+        axis.update(tickmode="array", tickvals=values[::step], ticktext=tokens[::step])
+    return values, axis
 
 
 class AttentionView(View):
@@ -237,10 +256,6 @@ class AttentionView(View):
             margin=dict(t=theme.TOP_MARGIN + 24, l=40, r=10, b=10),  # head labels sit under the title
         ))  # fmt: skip
 
-    def _labels(self, tokens) -> list[str]:
-        # unique category labels: "position token" (duplicate tokens would merge otherwise)
-        return [f"{i} {t}" for i, t in enumerate(tokens)]
-
     def head_figure(self) -> go.Figure:
         """Head view: the selected matrix at full resolution as float32."""
         s = self._state
@@ -257,8 +272,10 @@ class AttentionView(View):
             colorbar, zmin, zmax, weight = dict(title=dict(text="A - B")), -bound, bound, "A-B %{z:.3f}"
         else:
             colorbar, zmin, zmax, weight = dict(title=dict(text="weight")), 0.0, float(np.nanmax(z)), "weight %{z:.3f}"
+        x, xaxis = _token_axis(self.key_tokens, "key")
+        y, yaxis = _token_axis(self.query_tokens, "query")
         trace = dict(
-            type="heatmap", z=z, x=self._labels(self.key_tokens), y=self._labels(self.query_tokens), zmin=zmin,
+            type="heatmap", z=z, x=x, y=y, zmin=zmin,
             zmax=zmax, colorscale=theme.DIVERGING if diff else theme.SEQUENTIAL, colorbar=colorbar, name="head",
             hovertemplate="query %{y}<br>key %{x}<br>" + weight + "<extra></extra>", hoverongaps=False,
         )  # fmt: skip
@@ -274,10 +291,8 @@ class AttentionView(View):
             height=520,
             shapes=[row],
             # automargin: the margins grow to fit the token names, and the axis titles go beyond them
-            xaxis=dict(title=dict(text="key", standoff=8), showticklabels=len(self.key_tokens) <= 64, tickangle=-60,
-                       showgrid=False, automargin=True),
-            yaxis=dict(title=dict(text="query", standoff=8), showticklabels=len(self.query_tokens) <= 64,
-                       autorange="reversed", showgrid=False, automargin=True),
+            xaxis=dict(xaxis, tickangle=-60),
+            yaxis=dict(yaxis, autorange="reversed"),
         ))  # fmt: skip
 
     def _window(self, n: int, centre: int) -> tuple[int, int]:

@@ -7,8 +7,10 @@ computes with the model's own functions (numpy arrays):
 * RoPE rotating each pair of query/key dimensions by angle p * base^(-2i/D);
 * ALiBi adding -slope_h * |i - j| to attention scores.
 
-The last row of plots shows position-to-position similarity for each scheme: what attention
-"sees" of two positions before any content is involved.
+Top row: the sinusoidal table; the angle RoPE turns a few pairs by (fast and slow) against position;
+the ALiBi slope of every head. Bottom row: position-to-position similarity for each scheme, what
+attention "sees" of two positions before any content is involved (ALiBi's bias drawn as a causal model
+uses it: keys j <= i only). Every heatmap has a titled colour bar.
 """
 
 from __future__ import annotations
@@ -51,8 +53,20 @@ def _checked_tables(tables) -> dict[str, np.ndarray]:
     return tables
 
 
+# red, blue, green, orange, violet: the palette's most distinct five, one per drawn RoPE pair
+ROPE_COLOURS = [theme.head_colour(k) for k in (0, 1, 2, 5, 6)]
+
+
+def _colorbar(fig, subplot: int, title: str) -> dict:
+    """A colour bar just right of subplot ``subplot`` (1 = top left, row by row), as tall as it, titled."""
+    x = fig.layout[f"xaxis{subplot if subplot > 1 else ''}"].domain
+    y = fig.layout[f"yaxis{subplot if subplot > 1 else ''}"].domain
+    return dict(x=x[1] + 0.008, xanchor="left", y=(y[0] + y[1]) / 2, yanchor="middle", len=y[1] - y[0],
+                thickness=10, tickfont=dict(size=10), title=dict(text=title, side="right"))
+
+
 class PositionalEncodingView(View):
-    """Sinusoidal table, RoPE rotations, ALiBi bias, and position-position similarity per scheme.
+    """Sinusoidal table, RoPE angles, ALiBi slopes, and position-position similarity per scheme.
 
     Args: ``tables``, the dict of numpy arrays ``minigpt.positional_views.positional_tables(max_len, dim,
     n_heads, rope_base)`` returns. Change the ALiBi head with ``view.alibi_head = h`` or the dropdown.
@@ -79,44 +93,68 @@ class PositionalEncodingView(View):
         return f"PositionalEncodingView(max_len={self.max_len}, dim={self.dim}, n_heads={self.n_heads})"
 
     def similarities(self) -> dict[str, np.ndarray]:
-        """[T, T] per scheme, as drawn: the cosine of sinusoidal rows; the RoPE score of a constant vector
-        at positions (i, j); the ALiBi bias of the selected head."""
+        """[T, T] per scheme: the cosine of sinusoidal rows; the RoPE score of a constant vector at positions
+        (i, j); the ALiBi bias of the selected head (drawn for j <= i only: a causal model masks the rest)."""
         return {
             "sinusoidal": self.tables["sinusoidal_similarity"],
             "RoPE": self.tables["rope_similarity"],
             "ALiBi": self.tables["alibi_bias"][self.alibi_head],
         }
 
+    def rope_pairs(self) -> list[int]:
+        """The dimension pairs whose angles are drawn: the fastest, the slowest and three between."""
+        return sorted({0, self.dim // 16, self.dim // 8, self.dim // 4, self.dim // 2 - 1})
+
+    def rope_angles(self) -> np.ndarray:
+        """[T, C/2] the angle in degrees, in [0, 360), that RoPE turns each pair by at each position: read
+        back from the model's own cos and sin, so it is p * theta_i taken round the circle."""
+        return np.degrees(np.arctan2(self.tables["rope_sin"], self.tables["rope_cos"])) % 360.0
+
     def figure(self):
-        T, D, slope = self.max_len, self.dim, self.tables["alibi_slopes"][self.alibi_head]
+        T, D, h = self.max_len, self.dim, self.alibi_head
+        slopes = self.tables["alibi_slopes"]
         fig = make_subplots(
-            rows=2, cols=3, horizontal_spacing=0.08, vertical_spacing=0.14,
-            subplot_titles=(f"sinusoidal table [{T} x {D}]", "RoPE: pair i rotates by p * theta_i",
-                            f"ALiBi bias, head {self.alibi_head} (slope {slope:.3g})",
-                            "similarity: sinusoidal (cosine)", "similarity: RoPE (q.k)", "similarity: ALiBi (bias)"),
+            rows=2, cols=3, horizontal_spacing=0.15, vertical_spacing=0.16,
+            subplot_titles=(f"sinusoidal table [{T} x {D}]", "RoPE: angle of pair i = p * theta_i", "ALiBi: slope per head",
+                            "similarity: sinusoidal (cosine)", "similarity: RoPE (q.k)",
+                            f"ALiBi bias, head {h} (slope {slopes[h]:.3g})"),
         )  # fmt: skip
         fig.add_heatmap(z=self.tables["sinusoidal"], colorscale=theme.DIVERGING, zmid=0, row=1, col=1,
-                        showscale=False, hovertemplate="pos %{y}, dim %{x}: %{z:.2f}<extra></extra>")  # fmt: skip
-        for n, i in enumerate(sorted({0, D // 8, D // 4, D // 2 - 1})):
-            fig.add_scatter(x=self.tables["rope_cos"][:, i], y=self.tables["rope_sin"][:, i], mode="lines+markers", row=1, col=2,
-                            name=f"pair {i}", marker=dict(size=4, color=theme.head_colour(n)),
-                            line=dict(color=theme.head_colour(n)), text=[f"p={p}" for p in range(T)],
-                            hovertemplate=f"pair {i}, " + "%{text}<extra></extra>")  # fmt: skip
+                        colorbar=_colorbar(fig, 1, "value"), hovertemplate="pos %{y}, dim %{x}: %{z:.2f}<extra></extra>")
+        angles = self.rope_angles()
+        for i, colour in zip(self.rope_pairs(), ROPE_COLOURS):
+            # a line breaks where the angle comes round past 360 degrees instead of falling back across the panel
+            wrap = np.flatnonzero(np.diff(angles[:, i]) < 0) + 1
+            fig.add_scatter(x=np.insert(np.arange(T, dtype=float), wrap, np.nan), y=np.insert(angles[:, i], wrap, np.nan),
+                            mode="lines+markers", row=1, col=2, name=f"pair {i}", line=dict(color=colour),
+                            marker=dict(size=3, color=colour),
+                            hovertemplate=f"pair {i}, " + "p=%{x}: %{y:.0f} deg<extra></extra>")  # fmt: skip
+        fig.add_bar(x=np.arange(self.n_heads), y=slopes, row=1, col=3, showlegend=False, name="slopes",
+                    marker=dict(color=[theme.ACCENT if k == h else theme.MUTED for k in range(self.n_heads)]),
+                    hovertemplate="head %{x}: slope %{y:.3g}<extra></extra>")  # fmt: skip
         sims = self.similarities()
-        fig.add_heatmap(z=sims["ALiBi"], colorscale=theme.SEQUENTIAL, row=1, col=3, showscale=False,
-                        hovertemplate="query %{y}, key %{x}: %{z:.2f}<extra></extra>")  # fmt: skip
-        for col, name in enumerate(sims, start=1):
-            fig.add_heatmap(z=sims[name], colorscale=theme.SEQUENTIAL, row=2, col=col, showscale=False,
-                            hovertemplate="pos %{y} vs %{x}: %{z:.2f}<extra>" + name + "</extra>")  # fmt: skip
-        for col in (1, 3):
-            fig.update_yaxes(autorange="reversed", row=1, col=col)
+        causal = np.where(np.triu(np.ones((T, T), bool), k=1), np.nan, sims["ALiBi"])  # j > i: masked, blank
+        for col, (name, z, what) in enumerate([("sinusoidal", sims["sinusoidal"], "cosine"),
+                                               ("RoPE", sims["RoPE"], "q.k"), ("ALiBi", causal, "bias")], start=1):
+            fig.add_heatmap(z=z, colorscale=theme.SEQUENTIAL, row=2, col=col, colorbar=_colorbar(fig, 3 + col, what),
+                            hoverongaps=False, hovertemplate="pos %{y} vs %{x}: %{z:.2f}<extra>" + name + "</extra>")
+        fig.update_yaxes(autorange="reversed", row=1, col=1)
         for col in (1, 2, 3):
             fig.update_yaxes(autorange="reversed", row=2, col=col)
-        # fixed ranges, not scaleanchor: an axis constraint can stall plotly in a lazily laid-out page
-        fig.update_xaxes(range=[-1.15, 1.15], row=1, col=2)
-        fig.update_yaxes(range=[-1.15, 1.15], row=1, col=2)
-        fig.update_layout(template=theme.TEMPLATE, height=700, title="Positional encodings", legend=dict(x=0.5, y=0.79, xanchor="center", yanchor="middle", bgcolor="rgba(255,255,255,0.8)"),
-                          margin=dict(t=theme.SUBPLOT_TOP_MARGIN))  # fmt: skip
+        fig.update_xaxes(title=dict(text="position p", standoff=4), row=1, col=2)
+        fig.update_yaxes(range=[0, 360], tickvals=[0, 90, 180, 270], title=dict(text="degrees (mod 360)", standoff=4),
+                         row=1, col=2)  # fmt: skip
+        fig.update_xaxes(title=dict(text="head", standoff=4), dtick=1, row=1, col=3)
+        ends = np.log10([slopes.min(), slopes.max()])
+        fig.update_yaxes(type="log", tickvals=slopes, ticktext=[f"{v:.3g}" for v in slopes], row=1, col=3,
+                         range=[ends[0] - 0.2, ends[1] + 0.1],
+                         title=dict(text="slope", standoff=4))  # fmt: skip
+        height = 760
+        fig.update_layout(template=theme.TEMPLATE, height=height, title="Positional encodings",
+                          margin=dict(t=theme.SUBPLOT_TOP_MARGIN, r=70),  # r: the last colour bar
+                          # the RoPE legend shares the title's line: inside the panel it would hide the lines
+                          legend=dict(orientation="h", x=0.25, xanchor="left", yref="container", yanchor="top",
+                                      y=1 - theme.MODEBAR_PX / height, title=dict(text="RoPE")))  # fmt: skip
         return fig
 
     def figures(self) -> list:
