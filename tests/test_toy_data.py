@@ -15,6 +15,7 @@ from minigpt.data import (
     mixed_period_repeats,
     number_to_words,
     number_translation_pairs,
+    referent_questions,
     repeated_random_sequences,
     reverse_task,
     to_lm_examples,
@@ -170,3 +171,34 @@ def test_bigram_backcopy_copies_after_triggers_and_follows_a_fixed_bigram_table_
         bigram_backcopy(2, 10, 7, n_triggers=3)  # one ordinary id: no bigram to follow
     with pytest.raises(ValueError):
         bigram_backcopy(2, 2, 40)
+
+
+ANIMALS = {"cat", "dog", "fox", "bird", "horse", "mouse", "rabbit", "goat"}
+THINGS = {"mat", "rug", "box", "bed", "chair", "log", "bench", "fence"}
+THING_ADJ = {"soft", "clean", "dry", "flat", "warm", "comfy"}
+
+
+def test_referent_questions_need_the_noun_copied():
+    questions = referent_questions(800, seed=0)
+    assert questions == referent_questions(800, seed=0) and questions != referent_questions(800, seed=1)
+    for q in questions:
+        assert q.words[-3] == ";" and q.words[7] == "it" and q.question_index == len(q.words) - 2
+        assert q.words[q.question_index] == q.words[q.adjective_index]  # the question repeats the adjective
+        assert {q.referent_index, q.other_index} == {1, 5} and q.words[-1] == q.words[q.referent_index]
+        assert q.words[1] in ANIMALS and q.words[5] in THINGS
+        adjective = q.words[q.adjective_index]
+        assert adjective in ANIMATE_ADJ | THING_ADJ and (q.referent_index == 1) == (adjective in ANIMATE_ADJ)
+    answers = [q.words[-1] for q in questions]
+    assert set(answers) == ANIMALS | THINGS  # 16 possible answers: the adjective alone cannot name one
+    subject_share = sum(q.referent_index == 1 for q in questions) / len(questions)
+    assert 0.4 < subject_share < 0.6
+
+
+def test_flipping_the_adjective_swaps_the_referent():
+    for q in referent_questions(50, seed=3):
+        f = q.flipped()
+        assert (f.referent_index, f.other_index) == (q.other_index, q.referent_index)
+        assert f.words[-1] == q.words[q.other_index] and f.flipped() == q
+        changed = [i for i, (a, b) in enumerate(zip(q.words, f.words)) if a != b]
+        assert changed == [q.adjective_index, q.question_index, len(q.words) - 1]
+        assert (f.words[q.adjective_index] in ANIMATE_ADJ) != (q.words[q.adjective_index] in ANIMATE_ADJ)

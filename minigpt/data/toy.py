@@ -15,6 +15,8 @@ the same data on every machine, so a notebook can say "the model gets 98% of the
 * :func:`grammar_sentences` -- short English sentences where a pronoun's referent is known, and
   learnable from the sentence itself (an adjective only an animal can be, he/she agreement,
   it/they agreement). Attention maps can be checked against ``referent_index``.
+* :func:`referent_questions` -- the "meaning" sentences with a question after them, "... because it was
+  tired ; tired dog": answering means copying the right one of 8 animals or 8 things from the sentence.
 * :func:`number_translation_pairs` -- "three hundred and twelve" -> "312", a toy translation task.
 * :func:`word_analogy_corpus` -- sentences about kings, queens, men and women whose contexts
   encode gender, royalty, age and number, so word embeddings can do king - man + woman ~ queen.
@@ -31,8 +33,8 @@ from minigpt.targets import IGNORE_INDEX
 
 __all__ = [  # what ``minigpt.data`` re-exports
     "ANALOGIES", "GrammarSentence", "bigram_backcopy", "copy_task", "grammar_corpus", "grammar_sentences",
-    "mixed_period_repeats", "number_to_words", "number_translation_pairs", "repeated_random_sequences",
-    "reverse_task", "to_lm_examples", "word_analogy_corpus",
+    "mixed_period_repeats", "number_to_words", "number_translation_pairs", "ReferentQuestion", "referent_questions",
+    "repeated_random_sequences", "reverse_task", "to_lm_examples", "word_analogy_corpus",
 ]
 
 # Token ids the sequence tasks keep for structure; content tokens are drawn from
@@ -223,6 +225,50 @@ def grammar_sentences(n: int, seed: int = 0) -> list[GrammarSentence]:
     rng = random.Random(seed)
     makers = (_meaning_sentence, _gender_sentence, _number_sentence)
     return [rng.choice(makers)(rng) for _ in range(n)]
+
+
+@dataclass(frozen=True)
+class ReferentQuestion:
+    """"the dog sat on the rug because it was tired ; tired dog": a meaning sentence, its question, its answer.
+
+    Indices count words in ``words``. The sentence's adjective (at ``adjective_index``) fits only the animal
+    (the subject, word 1) or only the thing (the object, word 5), so it says who "it" is. After the ``;``
+    the adjective comes again (at ``question_index``) and then the answer, that noun: ``words[referent_index]``.
+    """
+
+    words: tuple[str, ...]
+    referent_index: int
+    other_index: int
+    adjective_index: int = 9
+    question_index: int = 11
+
+    def flipped(self) -> ReferentQuestion:
+        """The same sentence with an adjective of the other kind (tired <-> soft, ...): referent and answer swap."""
+        adjective = self.words[self.adjective_index]
+        if adjective in _ANIMAL_ADJ:
+            other = _THING_ADJ[_ANIMAL_ADJ.index(adjective)]
+        else:
+            other = _ANIMAL_ADJ[_THING_ADJ.index(adjective)]
+        words = list(self.words)
+        words[self.adjective_index] = words[self.question_index] = other
+        words[-1] = words[self.other_index]
+        return ReferentQuestion(tuple(words), self.other_index, self.referent_index)
+
+
+def referent_questions(n: int, seed: int = 0) -> list[ReferentQuestion]:
+    """``n`` meaning sentences (as in :func:`grammar_sentences`), each followed by ``;``, its adjective and the answer.
+
+    The subject is one of 8 animals and the object one of 8 things, drawn independently, so the answer
+    cannot be guessed from the adjective alone: a model has to find the right noun in the sentence and
+    copy it. Half of the answers are the subject, half the object.
+    """
+    rng = random.Random(seed)
+    questions = []
+    for _ in range(n):
+        s = _meaning_sentence(rng)
+        words = s.words + (";", s.words[-1], s.words[s.referent_index])
+        questions.append(ReferentQuestion(words, s.referent_index, 6 - s.referent_index))  # nouns at 1 and 5
+    return questions
 
 
 def grammar_corpus(n: int, seed: int = 0) -> str:

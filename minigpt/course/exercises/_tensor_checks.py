@@ -223,12 +223,23 @@ def diagnose(out, expected, mistakes, generic_hint, nan_hint="print the intermed
     out, expected = out.float(), expected.float()
     if torch.isnan(out).any():
         return failed("your output contains NaN.", nan_hint)
+    gap = (out - expected).abs().max().item()
     for wrong, hint in mistakes:
         if wrong.shape == out.shape and close(out, wrong, atol):
-            return failed(f"close, but not the same as the reference (max difference "
-                          f"{(out - expected).abs().max().item():.3g}).", hint)
-    return failed(f"the output differs from the reference by up to {(out - expected).abs().max().item():.3g}.",
-                  generic_hint)
+            return failed(f"{how_far(gap, expected)}: it is what a common mistake gives.", hint)
+    return failed(f"the output differs from the reference by up to {gap:.3g}.", generic_hint)
+
+
+def how_far(gap: float, expected: torch.Tensor) -> str:
+    """Words for a max difference ``gap`` from ``expected``: "close" only when it is small next to the values.
+
+    Small means at most 5% of the largest reference value (of 1 when the values are smaller): a near miss
+    such as a slightly wrong constant. Anything larger is called far, whatever mistake caused it.
+    """
+    scale = max(1.0, expected.abs().max().item())
+    if gap <= 0.05 * scale:
+        return f"close to the reference, but not the same (max difference {gap:.3g})"
+    return f"far from the reference (max difference {gap:.3g})"
 
 
 def check_tensor(out, expected_shape, what, shape_hint=""):
