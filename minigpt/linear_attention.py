@@ -13,7 +13,8 @@ computation, h_t = A h_{t-1} + B x_t, with a state updated per token; Mamba make
 the input so the model chooses what to keep.
 
 ``linear_attention`` is the parallel form (a [T, T] matrix, for training); ``linear_attention_recurrent``
-the token-by-token form with its state. They agree to float rounding.
+the token-by-token form with its state. They agree to float rounding. ``read_state`` is what queries
+read back from a state (how much of a stored key → value association survives the compression).
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ def linear_attention_recurrent(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
     for t in range(T):
         S = S + fk[:, :, t, :, None] * v[:, :, t, None, :]  # add φ(k_t) v_tᵀ
         z = z + fk[:, :, t]
-        num = (fq[:, :, t, None, :] @ S)[:, :, 0]  # [B, H, D]
-        outs.append(num / (fq[:, :, t] * z).sum(-1, keepdim=True))
+        outs.append(read_state(q[:, :, t, None], S, z)[:, :, 0])
     return torch.stack(outs, dim=2), (S, z)
+
+
+def read_state(q: torch.Tensor, S: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """What queries q [B, H, Tq, D] read from a state (S [B, H, D, Dv], z [B, H, D]): [B, H, Tq, Dv].
+
+    φ(q) S / φ(q)·z: every query sees the same compressed past, whatever it asks for.
+    """
+    fq = feature_map(q)
+    return (fq @ S) / (fq @ z[..., None])

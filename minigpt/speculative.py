@@ -14,9 +14,16 @@ Every token kept is the large model's own greedy choice given the tokens before 
 *identical* to greedy decoding with the large model alone; only the number of large passes drops
 (1 to k+1 tokens per pass). A good draft agrees often (high acceptance rate) and costs little.
 
-``speculative_step`` is one round written plainly (no cache); ``speculative_generate`` runs rounds
+Sampling works the same way when its randomness is fixed per position (the Gumbel-max trick):
+``argmax(logits / temperature + G)`` with G = -log(-log U), U uniform, is a sample from
+``softmax(logits / temperature)``. Draw one noise vector G per position up front and let draft and
+large model both choose that way: every token kept is the large model's own sample, so the text is
+identical to decoding the large model alone with the same noise (``speculative_generate(large, None, ...)``).
+
+``speculative_step`` is one round written plainly (no cache, greedy); ``speculative_generate`` runs rounds
 with a KV cache in each model, rolling the large model's cache back over rejected tokens.
-A draft may be a GPT or any function ``propose(ids, k) -> k token ids`` (``bigram_draft``).
+A draft may be a GPT or any function ``propose(ids, k, choose) -> k token ids`` (``bigram_draft``), where
+``choose(logits [V], position) -> id`` picks the token at that position of the text.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from dataclasses import dataclass
 
 import torch
 
-from minigpt.checks import check_ids, check_int
+from minigpt.checks import check_ids, check_int, check_number
 
 
 def _greedy_next(model, ids: Sequence[int]) -> torch.Tensor:
@@ -70,8 +77,32 @@ class SpeculativeResult:
         return self.accepted / max(1, self.proposed)
 
 
+class _Chooser:
+    """Picks the token at each position from logits [V]: greedy (temperature 0), or a sample with fixed noise.
+
+    The Gumbel noise of a position is drawn from its own generator, seeded by (seed, position), so the
+    same logits at the same position always give the same token, whichever model asks and in any order.
+    """
+
+    def __init__(self, temperature: float, seed: int, vocab_size: int):
+        self.temperature, self.seed, self.vocab_size = temperature, seed, vocab_size
+        self.noise: dict[int, torch.Tensor] = {}  # position -> Gumbel(0, 1) noise [V], drawn on first use
+
+    def _noise(self, position: int) -> torch.Tensor:
+        if position not in self.noise:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + position)
+            uniform = torch.rand(self.vocab_size, generator=g).clamp(min=1e-20)
+            self.noise[position] = -torch.log(-torch.log(uniform))
+        return self.noise[position]
+
+    def __call__(self, logits: torch.Tensor, position: int) -> int:
+        if self.temperature == 0:
+            return int(logits.argmax())
+        return int((logits.float().cpu() / self.temperature + self._noise(position)).argmax())
+
+
 class _CachedGreedy:
-    """A GPT run greedily with a KV cache that remembers which ids it holds (rolled back as needed)."""
+    """A GPT run with a KV cache that remembers which ids it holds (rolled back as needed)."""
 
     def __init__(self, model):
         self.model = model
@@ -90,42 +121,52 @@ class _CachedGreedy:
         logits, _ = self.model(idx, kv_cache=self.cache)
         return logits[0]
 
-    def propose(self, ids: Sequence[int], k: int) -> list[int]:
+    def propose(self, ids: Sequence[int], k: int, choose: Callable) -> list[int]:
         out = []
         for _ in range(k):
-            out.append(int(self.logits(list(ids) + out)[-1].argmax()))
+            out.append(choose(self.logits(list(ids) + out)[-1], len(ids) + len(out)))
         return out
 
 
 @torch.no_grad()
-def speculative_generate(large, draft, prompt_ids: Sequence[int], max_new_tokens: int, k: int = 4) -> SpeculativeResult:
-    """Greedy decoding of ``large`` sped up by ``draft``: the same ids as ``generate(large, ..., temperature=0)``.
+def speculative_generate(large, draft, prompt_ids: Sequence[int], max_new_tokens: int, k: int = 4, *,
+                         temperature: float = 0.0, seed: int = 0) -> SpeculativeResult:
+    """Decoding of ``large`` sped up by ``draft``: the same ids as decoding ``large`` alone.
 
-    draft: a GPT (run greedily with its own KV cache) or a function ``propose(ids, k) -> list of k ids``.
+    temperature 0: greedy, the same ids as ``generate(large, ..., temperature=0)``. temperature > 0: a
+    sample from softmax(logits / temperature) with Gumbel noise fixed per position by ``seed``, the
+    same ids as ``speculative_generate(large, None, ..., temperature=..., seed=...)``.
+    draft: a GPT (run with its own KV cache), a function ``propose(ids, k, choose) -> list of k ids``,
+    or None (no draft: one large pass per token, plain decoding).
     The whole text must fit in the large model's window: len(prompt) + max_new_tokens <= block_size.
     """
     ids = check_ids(prompt_ids, large.config.vocab_size, "prompt_ids")
     check_int(max_new_tokens, "max_new_tokens", 0)
     check_int(k, "k", 0)
+    check_number(temperature, "temperature", 0, hint="0 = greedy")
+    check_int(seed, "seed", 0)
     if not ids:
         raise ValueError("the prompt is empty: give at least one token id")
     target = len(ids) + max_new_tokens
     if target > large.config.block_size:
         raise ValueError(f"prompt + max_new_tokens = {target} exceeds the large model's block_size "
                          f"{large.config.block_size}; generate fewer tokens")
-    was_training = [m.training for m in (large, draft) if isinstance(m, torch.nn.Module)]
     models = [m for m in (large, draft) if isinstance(m, torch.nn.Module)]
+    was_training = [m.training for m in models]
     for m in models:
         m.eval()
     try:
+        choose = _Chooser(temperature, seed, large.config.vocab_size)
         verifier = _CachedGreedy(large)
         drafter: Callable = _CachedGreedy(draft).propose if isinstance(draft, torch.nn.Module) else draft
+        k = 0 if draft is None else k
         large_passes = draft_passes = proposed = accepted = 0
         while len(ids) < target:
             n_draft = min(k, target - len(ids) - 1)  # the last round needs fewer guesses
-            proposal = [int(t) for t in drafter(ids, n_draft)] if n_draft else []
+            proposal = [int(t) for t in drafter(ids, n_draft, choose)] if n_draft else []
             draft_passes += n_draft if isinstance(draft, torch.nn.Module) else 0
-            want = verifier.logits(ids + proposal)[-(n_draft + 1):].argmax(dim=-1).tolist()
+            rows = verifier.logits(ids + proposal)[-(n_draft + 1):]  # after ids, after d_1, ... d_k
+            want = [choose(row, len(ids) + i) for i, row in enumerate(rows)]
             large_passes += 1
             n = 0
             while n < n_draft and proposal[n] == want[n]:
@@ -139,18 +180,20 @@ def speculative_generate(large, draft, prompt_ids: Sequence[int], max_new_tokens
 
 
 def bigram_draft(tokens: torch.Tensor, vocab_size: int) -> Callable[[Sequence[int], int], list[int]]:
-    """The cheapest draft model: after token a, guess the token that most often follows a in ``tokens``.
+    """The cheapest draft model: after token a, the frequencies of what follows a in ``tokens``.
 
-    Returns ``propose(ids, k)``; it costs a list lookup per token, no forward pass at all.
+    Returns ``propose(ids, k, choose)``: its logits are the log-frequencies of the bigram table (greedy
+    picks the most frequent follower); a table lookup per token, no forward pass at all.
     """
     tokens = torch.as_tensor(tokens).long()
     counts = torch.bincount(tokens[:-1] * vocab_size + tokens[1:], minlength=vocab_size * vocab_size)
-    following = counts.view(vocab_size, vocab_size).argmax(dim=1).tolist()
+    counts = counts.view(vocab_size, vocab_size).float() + 1e-3  # never seen: rare, not impossible
+    log_freq = (counts / counts.sum(dim=1, keepdim=True)).log()
 
-    def propose(ids: Sequence[int], k: int) -> list[int]:
+    def propose(ids: Sequence[int], k: int, choose: Callable) -> list[int]:
         out, last = [], ids[-1]
         for _ in range(k):
-            last = following[last]
+            last = choose(log_freq[last], len(ids) + len(out))
             out.append(last)
         return out
 

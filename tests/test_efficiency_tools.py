@@ -7,7 +7,7 @@ import torch
 from minigpt.attention import attend
 from minigpt.config import GPTConfig
 from minigpt.flash_attention import flash_attention
-from minigpt.linear_attention import linear_attention, linear_attention_recurrent
+from minigpt.linear_attention import linear_attention, linear_attention_recurrent, read_state
 from minigpt.memory import peak_memory
 from minigpt.model import GPT
 from minigpt.quantize import dequantize_groupwise, quantize_groupwise, quantize_model
@@ -83,6 +83,45 @@ def test_speculative_decoding_is_greedy_decoding(k):
     assert perfect.acceptance_rate == 1.0 and perfect.large_passes <= 30 // (k + 1) + 1
 
 
+@pytest.mark.parametrize("k", [1, 4])
+def test_sampled_speculative_decoding_is_the_large_models_own_sample(k):
+    """With the noise fixed per position, every draft gives exactly the text the large model samples alone."""
+    large, draft, noisy = _models()
+    prompt = [3, 1, 4, 1, 5]
+    data = torch.randint(13, (500,), generator=torch.Generator().manual_seed(1))
+    for seed in (0, 1):
+        alone = speculative_generate(large, None, prompt, 30, temperature=1.0, seed=seed)
+        assert alone.large_passes == 30 and alone.proposed == 0
+        for d in (draft, noisy, large, bigram_draft(data, 13)):
+            assert speculative_generate(large, d, prompt, 30, k, temperature=1.0, seed=seed).ids == alone.ids
+    perfect = speculative_generate(large, large, prompt, 30, k, temperature=1.0)
+    assert perfect.acceptance_rate == 1.0
+    assert speculative_generate(large, None, prompt, 30).ids == generate(large, prompt, 30, temperature=0)
+    texts = {tuple(speculative_generate(large, None, prompt, 30, temperature=1.0, seed=s).ids) for s in range(4)}
+    assert len(texts) > 1, "a different seed, a different sample"
+
+
+def test_fixed_gumbel_noise_samples_the_softmax():
+    """Gumbel-max: argmax(logits / T + G) is a sample of softmax(logits / T) (20,000 positions, within 0.015)."""
+    from minigpt.speculative import _Chooser
+    logits = torch.tensor([2.0, 1.0, 0.0, -1.0, 0.5])
+    for temperature in (1.0, 0.5):
+        choose = _Chooser(temperature, 0, 5)
+        picks = torch.tensor([choose(logits, position) for position in range(20_000)])
+        freq = torch.bincount(picks, minlength=5).float() / 20_000
+        assert torch.allclose(freq, torch.softmax(logits / temperature, dim=0), atol=0.015)
+    assert _Chooser(0.0, 0, 5)(logits, 2) == 0
+    assert choose(logits, 7) == _Chooser(0.5, 0, 5)(logits, 7), "a position's noise does not depend on the order of calls"
+
+
+def test_speculative_generate_refuses_a_negative_temperature():
+    large, draft, _ = _models()
+    with pytest.raises(ValueError, match="temperature"):
+        speculative_generate(large, draft, [1, 2], 5, temperature=-1.0)
+    with pytest.raises(TypeError, match="seed"):
+        speculative_generate(large, draft, [1, 2], 5, temperature=1.0, seed=0.5)
+
+
 def test_speculative_generate_refuses_a_text_longer_than_the_window():
     large, draft, _ = _models()
     with pytest.raises(ValueError, match="block_size"):
@@ -104,6 +143,14 @@ def test_extend_rope():
     assert model.config.block_size == 16  # the original is untouched
     with pytest.raises(ValueError):
         extend_rope(GPT(GPTConfig(vocab_size=13, block_size=16, n_layer=1, n_head=2, n_embd=16)), 64)
+
+
+def test_read_state_is_what_the_last_token_sees_and_returns_a_lone_value_exactly():
+    q, k, v = (torch.randn(2, 3, 9, 8, generator=torch.Generator().manual_seed(4)) for _ in range(3))
+    out, (S, z) = linear_attention_recurrent(q, k, v)
+    assert torch.allclose(read_state(q[:, :, -1:], S, z), out[:, :, -1:], atol=1e-6)
+    _, (S1, z1) = linear_attention_recurrent(k[:, :, :1], k[:, :, :1], v[:, :, :1])   # one stored pair
+    assert torch.allclose(read_state(q, S1, z1), v[:, :, :1].expand_as(q), atol=1e-5)
 
 
 def test_linear_attention_parallel_equals_recurrent():
