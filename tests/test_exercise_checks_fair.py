@@ -233,6 +233,15 @@ def np_induction_score(attention, period):
     return a[..., query, query - period + 1].mean(axis=-1)
 
 
+def np_logit_lens(model, residual):
+    """The final LayerNorm and the unembedding, in float64 numpy from the model's own weights."""
+    ln = model.transformer.ln_f
+    x = np64(residual)
+    x = (x - x.mean(axis=-1, keepdims=True)) / np.sqrt(x.var(axis=-1, keepdims=True) + ln.eps)
+    x = x * np64(ln.weight.detach()) + np64(ln.bias.detach())
+    return x @ np64(model.lm_head.weight.detach()).T
+
+
 def np_visibility(T, causal):
     key_after_query = np.arange(T)[None, :] > np.arange(T)[:, None]
     return ~key_after_query if causal else np.ones((T, T), dtype=bool)
@@ -316,6 +325,7 @@ INDEPENDENT = {
     "check_distinct_ngram_ratio": (np_distinct_ngram_ratio,),
     "check_previous_token_score": (np_previous_token_score,),
     "check_induction_score": (np_induction_score,),
+    "check_logit_lens": (np_logit_lens,),
     "check_visibility": (np_visibility,),
     "check_teacher_forcing": (np_teacher_forcing,),
     "check_kv_cache_bytes": (np_kv_cache_bytes,),
@@ -734,10 +744,12 @@ def test_the_messages_the_notebooks_store_are_unchanged():
         assert repr(CHECKS[name](*reference[name])) == "PASS: " + message, name
     attention = reference["check_attention"][0]
     unscaled = CHECKS["check_attention"](lambda q, k, v, causal: (q @ k.transpose(-2, -1)).softmax(-1) @ v)
-    assert repr(unscaled) == ("NOT YET: causal=False: close, but not the same as the reference (max difference 1.31).\n"
+    assert repr(unscaled) == ("NOT YET: causal=False: far from the reference (max difference 1.31): it is what a common "
+                              "mistake gives.\n"
                               "Hint: the scores are not scaled: divide q·kᵀ by math.sqrt(d_k), d_k = q.size(-1).")
     unmasked = CHECKS["check_attention"](lambda q, k, v, causal: attention(q, k, v, causal=False))
-    assert repr(unmasked) == ("NOT YET: causal=True: close, but not the same as the reference (max difference 2.92).\n"
+    assert repr(unmasked) == ("NOT YET: causal=True: far from the reference (max difference 2.92): it is what a common "
+                              "mistake gives.\n"
                               "Hint: with causal=True a token must not see later tokens: fill scores[..., i, j] with "
                               "-inf where j > i before the softmax.")
 

@@ -1,9 +1,11 @@
-"""The notebook-08 head scores are right on hand-built heads, and the checks catch typical mistakes."""
+"""The notebook-08 head scores are right on hand-built heads, the logit lens check of its second part
+accepts the lens and names its typical mistakes, and the checks catch typical mistakes."""
 
 import torch
 
 from minigpt.course.exercises.interpretability import (
     check_induction_score,
+    check_logit_lens,
     check_previous_token_score,
     induction_scores,
     previous_token_scores,
@@ -65,3 +67,26 @@ def test_wrong_scores_fail():
     assert not check_previous_token_score(lambda a: a.diagonal(dim1=-2, dim2=-1).mean(-1)).passed
     assert not check_previous_token_score(lambda a: previous_solution(a).mean()).passed  # collapsed the heads
     assert not check_induction_score(lambda a, period: a[..., period - 1 :, :].diagonal(offset=0, dim1=-2, dim2=-1).mean(-1)).passed
+
+
+def test_the_logit_lens_check_passes_the_lens_and_names_its_mistakes():
+    def lens(model, residual):
+        return model.lm_head(model.transformer.ln_f(residual))
+
+    assert check_logit_lens(lens).passed
+    no_norm = check_logit_lens(lambda model, residual: model.lm_head(residual))
+    assert not no_norm.passed and "final norm" in no_norm.message
+    probabilities = check_logit_lens(lambda model, residual: lens(model, residual).softmax(dim=-1))
+    assert not probabilities.passed and "probabilities" in probabilities.message
+    embedding_only = check_logit_lens(lambda model, residual: model.transformer.ln_f(residual) @ model.transformer.wte.weight.T * 2)
+    assert not embedding_only.passed and "differs" in embedding_only.message
+    one_position = check_logit_lens(lambda model, residual: lens(model, residual)[:, -1])
+    assert not one_position.passed
+
+
+def test_the_logit_lens_check_leaves_the_global_rng_alone():
+    torch.manual_seed(5)
+    check_logit_lens(lambda model, residual: model.lm_head(model.transformer.ln_f(residual)))
+    after = torch.rand(3)
+    torch.manual_seed(5)
+    assert torch.equal(after, torch.rand(3))

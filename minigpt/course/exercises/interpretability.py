@@ -1,4 +1,5 @@
-"""Checks for notebook 08 (inside a trained model): scoring attention heads by what they attend to.
+"""Checks for notebook 08 (inside a trained model): scoring attention heads by what they attend to,
+and for its second part (attention sinks and the logit lens): reading the residual stream as logits.
 
 All scores read attention weights of shape (..., T, T) - e.g. (L, H, T, T) for every head of a
 model - where row i is query position i and column j the key position it attends to.
@@ -11,6 +12,8 @@ from collections.abc import Callable
 
 import torch
 
+from minigpt.capture import logit_lens
+from minigpt.config import GPTConfig
 from minigpt.course.exercises._result import Result, failed, passed, with_reference
 from minigpt.course.exercises._tensor_checks import as_tensor, call_learner, close, tensor_answer
 
@@ -85,3 +88,41 @@ def check_induction_score(learner_fn: Callable[[torch.Tensor, int], torch.Tensor
             "and average: attention[..., period:, :].diagonal(offset=1, dim1=-2, dim2=-1)")
     problem = _compare(learner_fn, induction_scores, "induction score", hint, period=5)
     return problem if problem is not None else passed("your induction score matches ours")
+
+
+def _lens_model():
+    """A small GPT whose final norm is not the identity (so skipping it shows), built without touching
+    torch's global RNG: the numbers a notebook draws after the check stay the same."""
+    from minigpt.model import GPT  # the model module is heavy; only this check needs it
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(vocab_size=13, block_size=8, n_layer=1, n_head=2, n_embd=16))
+        with torch.no_grad():
+            model.transformer.ln_f.weight.uniform_(0.5, 2.0)
+            model.transformer.ln_f.bias.normal_(0.0, 0.5)
+    return model.eval()
+
+
+@with_reference(logit_lens)
+def check_logit_lens(learner_fn: Callable) -> Result:
+    """``learner_fn(model, residual (B, T, C)) -> (B, T, V)`` must match :func:`minigpt.capture.logit_lens`."""
+    model = _lens_model()
+    residual = torch.randn((2, 5, 16), generator=torch.Generator().manual_seed(0)) * 3 + 1
+    hint = "apply the model's final norm, then its unembedding: model.lm_head(model.transformer.ln_f(residual))"
+    with torch.no_grad():
+        got = call_learner(learner_fn, model, residual.clone(), name="your logit_lens", hint=hint)
+        want = logit_lens(model, residual)
+        skipped_norm = model.lm_head(residual)
+    answer = tensor_answer(got, want.shape, "your logit_lens", "one logit per vocabulary entry at every position: (B, T, V)")
+    if isinstance(answer, Result):
+        return answer
+    got, atol = answer
+    if close(got, skipped_norm, atol):
+        return failed("you skipped the final norm", "the model normalises the stream before its unembedding: "
+                      "model.transformer.ln_f(residual) first, then model.lm_head")
+    if close(got, want.softmax(dim=-1), atol):
+        return failed("you returned probabilities", "the lens gives logits, as the model's head does: leave out the softmax")
+    if not close(got, want, atol):
+        return failed(f"your logit_lens differs from ours by up to {float((got - want).abs().max()):.4f}", hint)
+    return passed("your logit lens matches minigpt.capture.logit_lens")
