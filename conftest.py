@@ -13,6 +13,12 @@ if _shared.is_dir():
     os.environ.setdefault("MINIGPT_DATA_DIR", str(_shared))
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(_shared / "tiktoken_cache"))
 
+# `-n N` (pytest-xdist) runs the suite in N processes: each computes with one thread, and so do the notebook
+# kernels and the commands it starts (they inherit this), since N processes with several threads each on N cores
+# run many times slower than one.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 # Unit tests train tiny models, where a second thread buys nothing and makes timings noisy.
 import torch  # noqa: E402
 
@@ -30,9 +36,25 @@ def pytest_configure(config):
         option.nbval_sanitize_with = str(Path(__file__).resolve().parent / "notebooks" / "sanitize.cfg")
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_cmdline_main(config):
+    """With ``-n N``, a notebook's cells share one kernel, so a whole file goes to one process (xdist's
+    ``loadfile``, not its default of spreading single tests)."""
+    if getattr(config.option, "numprocesses", None) and config.option.dist == "load":
+        config.option.dist = "loadfile"
+
+
+# the longest single test: started first, so that the other processes share out the rest while it runs
+LONGEST_FIRST = "test_solutions_edition.py::test_every_check_of_the_solutions_edition_says_pass"
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: not item.nodeid.endswith(LONGEST_FIRST))  # stable: the rest keep their order
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """Notebook kernels start in this hook's wake: tell them never to download GPT-2 (548 MB) during a test run.
-    Notebook 11 then uses GPT-2 only if it is already in the Hugging Face cache, and otherwise says how to get it."""
+    Notebook 13 then uses GPT-2 only if it is already in the Hugging Face cache, and otherwise says how to get it."""
     if item.path.suffix == ".ipynb":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")

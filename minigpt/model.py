@@ -169,7 +169,7 @@ class GPT(nn.Module):
         return KVCache(c.n_layer, batch_size, c.n_kv_head, c.block_size, c.head_dim,
                        device=device or w.device, dtype=dtype or w.dtype)
 
-    def num_params(self, embeddings: str = "token", *, non_embedding: bool | None = None) -> int:
+    def num_params(self, embeddings: str = "token") -> int:
         """How many parameters the model has, tied weights counted once. ``embeddings`` says which
         embedding tables count:
 
@@ -181,8 +181,6 @@ class GPT(nn.Module):
           (about 12·L·C²). This is the N that scaling-law fits use: the vocabulary tables do not grow
           with the model's depth, and counting them bends the fit for small models.
         """
-        if non_embedding is not None:  # the old flag, until the stored notebooks call the new name
-            embeddings = "token" if non_embedding else "all"
         check_choice(embeddings, "embeddings", PARAM_COUNTS)
         n = sum(p.numel() for p in self.parameters())
         if embeddings != "all" and self.config.pos == "learned":

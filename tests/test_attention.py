@@ -105,7 +105,7 @@ def test_gqa_shares_the_cached_keys_and_values_without_copying_them(monkeypatch,
 
 
 def test_the_explicit_path_copies_keys_and_values_only_for_gqa(monkeypatch):
-    """With one K/V head per query head there is nothing to repeat: no copy of k and v (notebook 10 measures
+    """With one K/V head per query head there is nothing to repeat: no copy of k and v (notebook 11 measures
     the explicit path's peak memory)."""
     q, k, v = torch.randn(3, 1, 4, 6, 8).unbind(0)
 

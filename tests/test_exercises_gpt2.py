@@ -1,4 +1,4 @@
-"""Notebook 11's exercise: the share of attention on the first token, per layer."""
+"""Notebook 13's exercise: the share of attention on the first token, per layer."""
 
 import torch
 

@@ -1,4 +1,4 @@
-"""Notebook 12's exercise (what a tokenizer costs on a text) and its default text (the course's own prose)."""
+"""Notebook 14's exercise (what a tokenizer costs on a text) and its default text (the course's own prose)."""
 
 from pathlib import Path
 

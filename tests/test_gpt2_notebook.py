@@ -1,4 +1,4 @@
-"""Notebook 11 on both of its paths. With GPT-2's weights: the tests never download the real 548 MB; a small random
+"""Notebook 13 on both of its paths. With GPT-2's weights: the tests never download the real 548 MB; a small random
 model saved in GPT-2's hub format stands in for them (``$MINIGPT_GPT2``), so every cell runs its GPT-2 branch (the
 claims about GPT-2 small itself are checked in the notebook only when the real 124M model is loaded). Without them:
 every section runs on the stand-in the notebook trains (06's ``shakespeare-char-cpu`` recipe), and no output holds a
@@ -11,7 +11,7 @@ import pytest
 import torch
 import transformers
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "11_looking_inside_gpt2.ipynb"
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "13_looking_inside_gpt2.ipynb"
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def gpt2_tokenizer():
 
 
 def _run_notebook() -> str:
-    """Execute notebook 11 in a fresh kernel (an error in any cell fails the test); all its outputs as one text."""
+    """Execute notebook 13 in a fresh kernel (an error in any cell fails the test); all its outputs as one text."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(NOTEBOOK, as_version=4)

@@ -54,7 +54,7 @@ def test_store_drops_the_widget_reference_and_names_a_view_without_picture():
 
 
 def test_the_stored_course_stays_small_enough_to_clone_and_render_on_github():
-    # what the repository holds there; a learner's checkpoints/ (notebook 12 writes one) are git-ignored
+    # what the repository holds there; a learner's checkpoints/ (notebook 14 writes one) are git-ignored
     stored = [p for p in NOTEBOOKS[0].parent.glob("*") if p.is_file()]
     total = sum(p.stat().st_size for p in stored)
     assert total <= 20e6, f"notebooks/ holds {total / 1e6:.1f} MB; the limit is 20 MB"

@@ -7,7 +7,7 @@ The seed comes from ``MINIGPT_SEED`` (0 by default). Every random choice in a no
 from it, so running a notebook with ``MINIGPT_SEED=1`` is a genuinely different run: the claims a
 notebook asserts must hold for any seed, not only for the one whose outputs are stored.
 
-``write_course_prose`` is the one default that is data rather than a number: notebook 12's text to train on
+``write_course_prose`` is the one default that is data rather than a number: notebook 14's text to train on
 when the learner brings none, the course's own markdown, so it runs offline.
 """
 
@@ -61,7 +61,7 @@ def setup() -> int:
 def write_course_prose(notebooks: str | os.PathLike, out: str | os.PathLike | None = None):
     """Every markdown cell of the notebooks in ``notebooks`` (in file order) as one UTF-8 text file; its path.
 
-    The default text of notebook 12 ("Your own GPT"): a few hundred kilobytes of English about transformers that
+    The default text of notebook 14 ("Your own GPT"): a few hundred kilobytes of English about transformers that
     ships with the course, so the notebook runs offline. ``out`` defaults to the course's cache folder.
     """
     import json

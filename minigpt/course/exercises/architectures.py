@@ -1,4 +1,4 @@
-"""Checks for the encoder / decoder / encoder-decoder lesson (notebook 09).
+"""Checks for the encoder / decoder / encoder-decoder lesson (notebook 10).
 
 ``check_visibility(fn)``       which tokens each token may attend to, in an encoder and in a decoder,
                                compared with the attention weights a real ``GPT`` produces.

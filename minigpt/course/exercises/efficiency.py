@@ -1,4 +1,4 @@
-"""Checks for the efficiency and scale lesson (notebook 10).
+"""Checks for the efficiency and scale lesson (notebook 11).
 
 ``check_kv_cache_bytes(fn)``  the learner's KV-cache memory formula vs ``GPT.new_kv_cache(...).nbytes``.
 ``check_quantize(fn)``        the learner's per-channel int8 quantization vs ``minigpt.quantize.quantize_per_channel``.

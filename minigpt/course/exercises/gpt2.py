@@ -1,4 +1,4 @@
-"""Checks for notebook 11 (looking inside GPT-2): measuring the attention sink.
+"""Checks for notebook 13 (looking inside GPT-2): measuring the attention sink.
 
 Attention weights have shape (L, H, T, T): layer, head, query position i (row), key position j (column).
 """

@@ -1,4 +1,4 @@
-"""Checks for notebook 12 (your own GPT): what a tokenizer costs on a text."""
+"""Checks for notebook 14 (your own GPT): what a tokenizer costs on a text."""
 
 from __future__ import annotations
 
