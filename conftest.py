@@ -34,14 +34,11 @@ def pytest_configure(config):
         option.nbval = True
     if hasattr(option, "nbval_sanitize_with") and option.nbval_sanitize_with is None:
         option.nbval_sanitize_with = str(Path(__file__).resolve().parent / "notebooks" / "sanitize.cfg")
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_cmdline_main(config):
-    """With ``-n N``, a notebook's cells share one kernel, so a whole file goes to one process (xdist's
-    ``loadfile``, not its default of spreading single tests)."""
-    if getattr(config.option, "numprocesses", None) and config.option.dist == "load":
-        config.option.dist = "loadfile"
+    # With -n N a notebook's cells share one kernel, so a whole file goes to one process: xdist's "loadfile", not
+    # its default "load", which spreads single tests. (xdist turned -n into "load" before this hook; its scheduler
+    # reads the option later.)
+    if getattr(option, "numprocesses", None) and getattr(option, "dist", None) == "load":
+        option.dist = "loadfile"
 
 
 # the longest single test: started first, so that the other processes share out the rest while it runs

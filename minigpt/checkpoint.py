@@ -36,10 +36,10 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from minigpt.checks import is_int, is_number
+from minigpt.arguments import is_int, is_number
 from minigpt.config import GPTConfig
 from minigpt.files import atomic_path, cannot_write
-from minigpt.files import check_writable as check_folder_writable
+from minigpt.files import require_writable as require_folder_writable
 from minigpt.tokenizers import tokenizer_difference, tokenizer_from_dict
 
 FORMAT = "minigpt-checkpoint-v2"  # v2: the metadata has a checksum too
@@ -122,7 +122,7 @@ def save_checkpoint(
     return path
 
 
-def check_writable(path) -> Path:
+def require_writable(path) -> Path:
     """Make sure a checkpoint can be written to ``path`` before spending time on training.
 
     Creates the folder if needed and makes (then removes) a temporary folder there, the way
@@ -137,7 +137,7 @@ def check_writable(path) -> Path:
                 raise NotADirectoryError(f"cannot write checkpoint {path}: {folder} is a file, not a folder")
             break
     _make_folder(path)
-    check_folder_writable(path, "checkpoint")
+    require_folder_writable(path, "checkpoint")
     return path
 
 
@@ -206,7 +206,7 @@ def load_checkpoint(path, *, config: GPTConfig | None = None, tokenizer=None, de
     meta, tensors = _read_whole_checkpoint(path, device, verify)
     saved_config = GPTConfig.from_dict(meta["model_config"])  # _metadata_problem made sure it builds
     saved_tokenizer = None if meta["tokenizer"] is None else tokenizer_from_dict(meta["tokenizer"])
-    _check_saved_for(path, saved_config, saved_tokenizer, config, tokenizer)
+    _require_saved_for(path, saved_config, saved_tokenizer, config, tokenizer)
     model_state = {key[len("model."):]: t for key, t in tensors.items() if key.startswith("model.")}
     for name, stored in meta["tied"].items():
         model_state[name] = model_state[stored]
@@ -266,7 +266,7 @@ def _corrupt(path: Path, part: str) -> ValueError:
                       "to read it anyway")
 
 
-def _check_saved_for(path: Path, saved_config: GPTConfig, saved_tokenizer, config: GPTConfig | None,
+def _require_saved_for(path: Path, saved_config: GPTConfig, saved_tokenizer, config: GPTConfig | None,
                      tokenizer) -> None:
     """The checkpoint at ``path`` was saved for ``config`` and ``tokenizer`` (each None: anything), or an
     error that says what differs."""

@@ -219,7 +219,7 @@ def _train(args) -> int:
 def _prepare_training(args):
     """Everything before the first step, in the order that fails fastest: --out, the settings and
     the device, the checkpoint to resume, then the data. Returns ``(trainer, out)``."""
-    from minigpt.checkpoint import check_writable, load_checkpoint
+    from minigpt.checkpoint import require_writable, load_checkpoint
     from minigpt.device import pick_device
     from minigpt.recipes import get_recipe
 
@@ -230,7 +230,7 @@ def _prepare_training(args):
     recipe = get_recipe(args.recipe or "tiny")
     out = args.out if args.out is not None else _default_out(args, recipe.name)
     try:  # a run that cannot save its work should not start
-        check_writable(out)
+        require_writable(out)
     except OSError as error:
         raise OSError(f"--out: {error}") from None
     model_changes, train_changes = parse_settings(args.settings)
@@ -284,7 +284,7 @@ def _data_trainer(args, model_config, model_changes: dict, config, resumed):
     data_hash = fingerprint(args.data, progress=progress)  # also: is it UTF-8? (names the bad byte)
     identity = f"sha256={data_hash} tokenizer={spec}"
     if resumed is not None:
-        _check_same_data(resumed, identity, args)
+        _require_same_data(resumed, identity, args)
         tokenizer = resumed.tokenizer
     else:
         tokenizer = build_tokenizer(spec, args.data, progress)
@@ -312,7 +312,7 @@ def _tokenizer_spec(args, resumed) -> str:
     return "gpt2" if args.init_from is not None else "char"
 
 
-def _check_same_data(resumed, identity: str, args) -> None:
+def _require_same_data(resumed, identity: str, args) -> None:
     """--resume continues the run exactly only on the same text with the same tokenizer: refuse others."""
     saved = (resumed.train_config or {}).get("data")
     if saved == identity:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from minigpt.checks import WrongType, check_bool, check_number, is_int, problems_of
+from minigpt.arguments import WrongType, require_bool, require_number, is_int, problems_of
 
 # The names a config may choose. The layer modules key their registries by these names (POSITIONS in
 # positional.py, NORMS in norm.py, MLPS in mlp.py); the config stays plain data and never imports a layer.
@@ -97,11 +97,11 @@ class GPTConfig(DictConfig):
         if self.mlp == "moe" and not 1 <= self.expert_top_k <= self.n_expert:
             problems.append(f"expert_top_k ({self.expert_top_k}) must be between 1 and n_expert ({self.n_expert})")
         problems += problems_of(
-            lambda: check_number(self.dropout, "dropout", 0, 1, max_open=True),
-            lambda: check_number(self.moe_aux_loss_weight, "moe_aux_loss_weight", 0),
+            lambda: require_number(self.dropout, "dropout", 0, 1, max_open=True),
+            lambda: require_number(self.moe_aux_loss_weight, "moe_aux_loss_weight", 0),
             # angles are p * base ** (-2i / head_dim): a base <= 0 makes every RoPE table NaN
-            lambda: check_number(self.rope_base, "rope_base", 0, min_open=True),
-            *(lambda name=name: check_bool(getattr(self, name), name) for name in BOOL_FIELDS),
+            lambda: require_number(self.rope_base, "rope_base", 0, min_open=True),
+            *(lambda name=name: require_bool(getattr(self, name), name) for name in BOOL_FIELDS),
         )
         if problems:
             raise ValueError("invalid GPTConfig: " + "; ".join(problems))

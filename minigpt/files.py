@@ -91,7 +91,7 @@ def atomic_path(path: str | os.PathLike, *, permissions: int | None = None, what
     remove_stale_temp_files(path)
 
 
-def check_writable(path: str | os.PathLike, what: str = "") -> None:
+def require_writable(path: str | os.PathLike, what: str = "") -> None:
     """An OSError naming ``path`` now, if :func:`atomic_write` could not write it: before the work that makes
     the file (training, running a notebook), not after. Makes and removes a temporary folder beside it."""
     _remove_temp_folder(*_new_temp_folder(Path(path), what))

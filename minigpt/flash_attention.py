@@ -25,7 +25,7 @@ import math
 
 import torch
 
-from minigpt.checks import check_int
+from minigpt.arguments import require_int
 
 
 def flash_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, tile_size: int = 64) -> torch.Tensor:
@@ -33,7 +33,7 @@ def flash_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, tile_size
 
     Equal to softmax(q·kᵀ/√D + causal mask) @ v (to float rounding, about 1e-6 in float32).
     """
-    check_int(tile_size, "tile_size", minimum=1)
+    require_int(tile_size, "tile_size", minimum=1)
     B, H, T, D = q.shape
     scale = 1.0 / math.sqrt(D)
     m = torch.full((B, H, T, 1), float("-inf"), dtype=q.dtype, device=q.device)

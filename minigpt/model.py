@@ -16,7 +16,7 @@ from torch import nn
 
 from minigpt.attention import attention_bias
 from minigpt.block import Block
-from minigpt.checks import check_bool, check_choice
+from minigpt.arguments import require_bool, require_choice
 from minigpt.config import GPTConfig
 from minigpt.hooks import HookPoint
 from minigpt.kv_cache import KVCache
@@ -113,7 +113,7 @@ class GPT(nn.Module):
         IndexError ("index out of range in self") on a CPU, and a device-side assert on a GPU.
         """
         start = 0 if kv_cache is None else kv_cache.length
-        self._check_inputs(idx, targets, attention_mask, kv_cache, last_only)
+        self._require_inputs(idx, targets, attention_mask, kv_cache, last_only)
         B, T = idx.shape
         key_mask = attention_mask if kv_cache is None else kv_cache.padding(attention_mask, T)
         t = self.transformer
@@ -137,12 +137,12 @@ class GPT(nn.Module):
         """Sum of the MoE load-balancing losses of the last forward pass (mlp == "moe" only)."""
         return sum(block.mlp.aux_loss for block in self.transformer.h)
 
-    def _check_inputs(self, idx, targets, attention_mask, kv_cache, last_only) -> None:
+    def _require_inputs(self, idx, targets, attention_mask, kv_cache, last_only) -> None:
         """Shapes, types and lengths: what the tensors' metadata tells without reading their values."""
         if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.dtype != torch.long:
             raise TypeError(f"idx must be a LongTensor [B, T] of token ids, got {getattr(idx, 'dtype', type(idx))} "
                             f"with shape {tuple(getattr(idx, 'shape', ()))}; e.g. torch.tensor([ids])")
-        if check_bool(last_only, "last_only") and targets is not None:
+        if require_bool(last_only, "last_only") and targets is not None:
             raise ValueError("last_only=True computes the logits of the last position only, but the loss needs "
                              "every position's: pass targets or last_only=True, not both")
         if attention_mask is not None and (attention_mask.shape != idx.shape or attention_mask.dtype != torch.bool):
@@ -181,7 +181,7 @@ class GPT(nn.Module):
           (about 12·L·C²). This is the N that scaling-law fits use: the vocabulary tables do not grow
           with the model's depth, and counting them bends the fit for small models.
         """
-        check_choice(embeddings, "embeddings", PARAM_COUNTS)
+        require_choice(embeddings, "embeddings", PARAM_COUNTS)
         n = sum(p.numel() for p in self.parameters())
         if embeddings != "all" and self.config.pos == "learned":
             n -= self.transformer.pos.weight.numel()

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from minigpt.checks import check_int, check_number
+from minigpt.arguments import require_int, require_number
 from minigpt.positional import alibi_bias, alibi_slopes, apply_rope, rope_frequencies, sinusoidal_table
 
 
@@ -31,11 +31,11 @@ def positional_tables(max_len: int = 64, dim: int = 32, n_heads: int = 8,
 
     The similarities show what attention "sees" of two positions before any content is involved.
     """
-    T, H = check_int(max_len, "max_len", 2), check_int(n_heads, "n_heads", 1)
-    if check_int(dim, "dim", 2) % 2:
+    T, H = require_int(max_len, "max_len", 2), require_int(n_heads, "n_heads", 1)
+    if require_int(dim, "dim", 2) % 2:
         raise ValueError(f"dim must be even (positions pair up dimensions), got {dim}")
     # angles are p * base ** (-2i / dim): a base <= 0 would make every RoPE value NaN
-    base = check_number(rope_base, "rope_base", 0, min_open=True)
+    base = require_number(rope_base, "rope_base", 0, min_open=True)
     table = sinusoidal_table(T, dim)
     cos, sin = rope_frequencies(dim, T, base)
     unit = F.normalize(table, dim=-1)

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from minigpt.checks import WrongType, check_id_tensor, check_ids, check_int, check_number, is_number
+from minigpt.arguments import WrongType, require_id_tensor, require_ids, require_int, require_number, is_number
 
 
 # ---------------------------------------------------------------------------------------------
@@ -52,7 +52,7 @@ def probabilities(logits: torch.Tensor) -> torch.Tensor:
 
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """``logits / temperature``. Temperature 0 keeps only the most likely token (greedy)."""
-    _check_temperature(temperature)
+    _require_temperature(temperature)
     if temperature < torch.finfo(logits.dtype).tiny:  # 0, or so close that dividing would give NaN: greedy
         best = logits.argmax(dim=-1, keepdim=True)
         return torch.full_like(logits, float("-inf")).scatter(-1, best, logits.gather(-1, best))
@@ -66,7 +66,7 @@ def apply_top_k(logits: torch.Tensor, k: int | None) -> torch.Tensor:
     """Keep the ``k`` largest logits (ties with the k-th are kept too); ``None`` keeps all."""
     if k is None:
         return logits
-    _check_top_k(k)
+    _require_top_k(k)
     if k >= logits.size(-1):
         return logits
     kth_largest = torch.topk(logits, k, dim=-1).values[..., -1:]
@@ -80,7 +80,7 @@ def apply_top_p(logits: torch.Tensor, p: float | None) -> torch.Tensor:
     """
     if p is None:
         return logits
-    _check_top_p(p)
+    _require_top_p(p)
     if p == 1.0:
         return logits
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
@@ -99,14 +99,14 @@ def apply_repetition_penalty(
 ) -> torch.Tensor:
     """CTRL-style penalty for tokens already seen: positive logits are divided by ``penalty``,
     negative ones multiplied, so a penalty > 1 always lowers their score (1 = no change)."""
-    _check_repetition_penalty(penalty)
+    _require_repetition_penalty(penalty)
     if penalty == 1.0 or len(previous_ids) == 0:
         return logits
     seen = torch.as_tensor(previous_ids, device=logits.device)
     if seen.is_floating_point() or seen.dtype == torch.bool or seen.dim() != 1:
         raise WrongType(f"previous_ids must be a flat list of int token ids, got {seen.dtype} with shape "
                         f"{tuple(seen.shape)}")
-    check_id_tensor(seen, logits.size(-1), "previous_ids")  # a negative id would silently hit the last token
+    require_id_tensor(seen, logits.size(-1), "previous_ids")  # a negative id would silently hit the last token
     seen = seen.long().unique()
     scores = logits[..., seen]
     scores = torch.where(scores > 0, scores / penalty, scores * penalty)
@@ -176,31 +176,31 @@ def process_logits(logits: torch.Tensor, settings: SamplingSettings | None = Non
 # ---------------------------------------------------------------------------------------------
 
 
-def _check_temperature(temperature) -> None:
-    check_number(temperature, "temperature", 0, hint="0 = greedy")
+def _require_temperature(temperature) -> None:
+    require_number(temperature, "temperature", 0, hint="0 = greedy")
 
 
-def _check_top_k(top_k) -> None:
-    check_int(top_k, "top_k", 1)
+def _require_top_k(top_k) -> None:
+    require_int(top_k, "top_k", 1)
 
 
-def _check_top_p(top_p) -> None:
+def _require_top_p(top_p) -> None:
     if not is_number(top_p) or not 0 < top_p <= 1:  # the comparison also refuses NaN
         raise ValueError(f"top_p must be in (0, 1] (or None to keep every token), got {top_p!r}")
 
 
-def _check_repetition_penalty(penalty) -> None:
-    check_number(penalty, "repetition_penalty", 0, min_open=True, hint="1.0 = no penalty")
+def _require_repetition_penalty(penalty) -> None:
+    require_number(penalty, "repetition_penalty", 0, min_open=True, hint="1.0 = no penalty")
 
 
-def _check_prompt(prompt_ids, vocab_size: int) -> list[int]:
+def _require_prompt(prompt_ids, vocab_size: int) -> list[int]:
     """The prompt as a list of int ids, each in the vocabulary, and at least one of them."""
     if isinstance(prompt_ids, torch.Tensor):
         if prompt_ids.dim() == 2 and prompt_ids.size(0) == 1:
             prompt_ids = prompt_ids[0]
         if prompt_ids.dim() != 1:
             raise ValueError(f"prompt_ids must be 1-D (T,) or (1, T), got shape {tuple(prompt_ids.shape)}")
-    prompt_ids = check_ids(prompt_ids, vocab_size, "prompt_ids")
+    prompt_ids = require_ids(prompt_ids, vocab_size, "prompt_ids")
     if not prompt_ids:
         raise ValueError("the prompt is empty: give at least one token id, e.g. tokenizer.encode('\\n')")
     return prompt_ids
@@ -226,14 +226,14 @@ class SamplingSettings:
     seed: int | None = None
 
     def __post_init__(self):
-        _check_temperature(self.temperature)
+        _require_temperature(self.temperature)
         if self.top_k is not None:
-            _check_top_k(self.top_k)
+            _require_top_k(self.top_k)
         if self.top_p is not None:
-            _check_top_p(self.top_p)
-        _check_repetition_penalty(self.repetition_penalty)
+            _require_top_p(self.top_p)
+        _require_repetition_penalty(self.repetition_penalty)
         if self.seed is not None:
-            check_int(self.seed, "seed")
+            require_int(self.seed, "seed")
 
 
 def _settings(settings: SamplingSettings | None, keywords: dict) -> SamplingSettings:
@@ -280,8 +280,8 @@ def generate(model, prompt_ids: Sequence[int] | torch.Tensor, max_new_tokens: in
 def _checked(model, prompt_ids, max_new_tokens, settings, setting_keywords) -> tuple[list[int], SamplingSettings]:
     """The prompt as a list of ids and the settings, every argument checked (once, before any generation)."""
     settings = _settings(settings, setting_keywords)
-    check_int(max_new_tokens, "max_new_tokens", 0)
-    return _check_prompt(prompt_ids, model.config.vocab_size), settings
+    require_int(max_new_tokens, "max_new_tokens", 0)
+    return _require_prompt(prompt_ids, model.config.vocab_size), settings
 
 
 @torch.no_grad()

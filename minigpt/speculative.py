@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import torch
 
-from minigpt.checks import check_ids, check_int, check_number
+from minigpt.arguments import require_ids, require_int, require_number
 
 
 def _greedy_next(model, ids: Sequence[int]) -> torch.Tensor:
@@ -140,11 +140,11 @@ def speculative_generate(large, draft, prompt_ids: Sequence[int], max_new_tokens
     or None (no draft: one large pass per token, plain decoding).
     The whole text must fit in the large model's window: len(prompt) + max_new_tokens <= block_size.
     """
-    ids = check_ids(prompt_ids, large.config.vocab_size, "prompt_ids")
-    check_int(max_new_tokens, "max_new_tokens", 0)
-    check_int(k, "k", 0)
-    check_number(temperature, "temperature", 0, hint="0 = greedy")
-    check_int(seed, "seed", 0)
+    ids = require_ids(prompt_ids, large.config.vocab_size, "prompt_ids")
+    require_int(max_new_tokens, "max_new_tokens", 0)
+    require_int(k, "k", 0)
+    require_number(temperature, "temperature", 0, hint="0 = greedy")
+    require_int(seed, "seed", 0)
     if not ids:
         raise ValueError("the prompt is empty: give at least one token id")
     target = len(ids) + max_new_tokens

@@ -34,10 +34,10 @@ import torch
 from tqdm.auto import tqdm
 
 from minigpt import distributed
-from minigpt.checkpoint import Checkpoint, _config_diff, check_writable, load_checkpoint, save_checkpoint
-from minigpt.checks import WrongType, check_bool, check_choice, check_id_tensor, check_int, check_number, is_number, problems_of
+from minigpt.checkpoint import Checkpoint, _config_diff, require_writable, load_checkpoint, save_checkpoint
+from minigpt.arguments import WrongType, require_bool, require_choice, require_id_tensor, require_int, require_number, is_number, problems_of
 from minigpt.config import DictConfig
-from minigpt.data.batches import check_enough_tokens, get_batch
+from minigpt.data.batches import require_enough_tokens, get_batch
 from minigpt.device import autocast, configure_backends, pick_device, pick_dtype
 from minigpt.optim import OPTIMIZERS, SCHEDULES, lr_at, make_optimizer, set_lr
 from minigpt.sampling import generate
@@ -84,26 +84,26 @@ class TrainConfig(DictConfig):
         if isinstance(self.betas, (list, tuple)):
             self.betas = tuple(self.betas)
         problems = problems_of(
-            *(lambda name=name: check_int(getattr(self, name), name, 1) for name in _COUNTS),
-            *(lambda name=name: check_int(getattr(self, name), name, 0) for name in _COUNTS_OR_ZERO),
-            lambda: self.lr_decay_iters is None or check_int(self.lr_decay_iters, "lr_decay_iters", 1),
-            lambda: check_int(self.seed, "seed"),
-            lambda: check_number(self.lr, "lr", 0, min_open=True),
-            lambda: check_number(self.min_lr, "min_lr", 0),
-            lambda: check_number(self.muon_lr, "muon_lr", 0, min_open=True),
-            lambda: check_number(self.muon_momentum, "muon_momentum", 0, 1, max_open=True),
-            lambda: check_number(self.grad_clip, "grad_clip", 0, hint="0 = no clipping"),
-            lambda: check_number(self.weight_decay, "weight_decay", 0),
-            lambda: self.target_val_loss is None or check_number(self.target_val_loss, "target_val_loss"),
-            lambda: _check_betas(self.betas),
-            lambda: check_choice(self.optimizer, "optimizer", OPTIMIZERS),
-            lambda: check_choice(self.lr_schedule, "lr_schedule", SCHEDULES),
-            *(lambda name=name: check_bool(getattr(self, name), name) for name in ("compile", "progress", "muon_qkv")),
-            lambda: _check_text(self.sample_prompt, "sample_prompt"),
-            lambda: _check_text(self.device, "device"),
-            lambda: _check_text(self.dtype, "dtype"),
-            lambda: self.data is None or _check_text(self.data, "data"),
-            lambda: self.out is None or _check_text(os.fspath(self.out) if isinstance(self.out, os.PathLike)
+            *(lambda name=name: require_int(getattr(self, name), name, 1) for name in _COUNTS),
+            *(lambda name=name: require_int(getattr(self, name), name, 0) for name in _COUNTS_OR_ZERO),
+            lambda: self.lr_decay_iters is None or require_int(self.lr_decay_iters, "lr_decay_iters", 1),
+            lambda: require_int(self.seed, "seed"),
+            lambda: require_number(self.lr, "lr", 0, min_open=True),
+            lambda: require_number(self.min_lr, "min_lr", 0),
+            lambda: require_number(self.muon_lr, "muon_lr", 0, min_open=True),
+            lambda: require_number(self.muon_momentum, "muon_momentum", 0, 1, max_open=True),
+            lambda: require_number(self.grad_clip, "grad_clip", 0, hint="0 = no clipping"),
+            lambda: require_number(self.weight_decay, "weight_decay", 0),
+            lambda: self.target_val_loss is None or require_number(self.target_val_loss, "target_val_loss"),
+            lambda: _require_betas(self.betas),
+            lambda: require_choice(self.optimizer, "optimizer", OPTIMIZERS),
+            lambda: require_choice(self.lr_schedule, "lr_schedule", SCHEDULES),
+            *(lambda name=name: require_bool(getattr(self, name), name) for name in ("compile", "progress", "muon_qkv")),
+            lambda: _require_text(self.sample_prompt, "sample_prompt"),
+            lambda: _require_text(self.device, "device"),
+            lambda: _require_text(self.dtype, "dtype"),
+            lambda: self.data is None or _require_text(self.data, "data"),
+            lambda: self.out is None or _require_text(os.fspath(self.out) if isinstance(self.out, os.PathLike)
                                                     else self.out, "out"),
         )
         if is_number(self.lr) and is_number(self.min_lr) and self.min_lr > self.lr:
@@ -118,14 +118,14 @@ _COUNTS = ("max_iters", "batch_size", "grad_accum", "eval_iters", "log_interval"
 _COUNTS_OR_ZERO = ("warmup_iters", "eval_interval", "sample_interval")
 
 
-def _check_betas(betas) -> None:
+def _require_betas(betas) -> None:
     if not (isinstance(betas, tuple) and len(betas) == 2):
         raise ValueError(f"betas must be two numbers in [0, 1), e.g. (0.9, 0.99), got {betas!r}")
     for index, beta in enumerate(betas):
-        check_number(beta, f"betas[{index}]", 0, 1, max_open=True)
+        require_number(beta, f"betas[{index}]", 0, 1, max_open=True)
 
 
-def _check_text(value, name: str) -> None:
+def _require_text(value, name: str) -> None:
     if not isinstance(value, str):
         raise WrongType(f"{name} must be a string, got {value!r} ({type(value).__name__})")
 
@@ -190,7 +190,7 @@ class Trainer:
         self.dtype = pick_dtype(config.dtype, self.device)
         self.block_size = model.config.block_size
         self.vocab_size = getattr(model.config, "vocab_size", None)
-        self.batch_fn, self.train_data, self.val_data = self._check_data(train_data, val_data, self.vocab_size)
+        self.batch_fn, self.train_data, self.val_data = self._require_data(train_data, val_data, self.vocab_size)
         self.tokenizer = tokenizer
         self.callbacks = list(callbacks)
         self.model = model.to(self.device)
@@ -210,7 +210,7 @@ class Trainer:
 
     # -- data ---------------------------------------------------------------------------------
 
-    def _check_data(self, train_data, val_data, vocab_size: int | None):
+    def _require_data(self, train_data, val_data, vocab_size: int | None):
         if callable(train_data):
             if val_data is not None:
                 raise ValueError("with a batch_fn, pass val_data=None: the batch_fn serves both splits")
@@ -225,9 +225,9 @@ class Trainer:
                     f"{name} must be a 1-D LongTensor of token ids (e.g. torch.tensor(tok.encode(text))) "
                     f"or, for train_data, a batch_fn(split, generator); got {_describe(data)}"
                 )
-            check_enough_tokens(len(data), self.block_size, name)
+            require_enough_tokens(len(data), self.block_size, name)
             if vocab_size is not None:  # checked once here, so no batch can hold an id the model lacks
-                check_id_tensor(data, vocab_size, name)
+                require_id_tensor(data, vocab_size, name)
             tensors.append(data.long())
         return None, tensors[0], tensors[1]
 
@@ -240,7 +240,7 @@ class Trainer:
             batch = self.batch_fn(split, generator)
             if self.vocab_size is not None:  # the model does not check ids (see GPT.forward): they enter here.
                 # A batch_fn makes its batches on the CPU, where reading their min and max stalls no device.
-                check_id_tensor(batch[0], self.vocab_size, f"the batch_fn's {split} input")
+                require_id_tensor(batch[0], self.vocab_size, f"the batch_fn's {split} input")
             return tuple(t.to(self.device, non_blocking=True) for t in batch)
         data = self.train_data if split == "train" else self.val_data
         return get_batch(data, self.config.batch_size, self.block_size, generator, self.device)
@@ -327,7 +327,7 @@ class Trainer:
         config = self.config
         end = config.max_iters if steps is None else self.step + steps
         if config.out and self.dist.is_main:
-            check_writable(config.out)  # before the first step, not at the first save after it
+            require_writable(config.out)  # before the first step, not at the first save after it
         world = self.dist.world_size
         self.model.train()
         bar = tqdm(total=end, initial=self.step, desc="train", disable=not (config.progress and self.dist.is_main))

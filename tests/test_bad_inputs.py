@@ -23,7 +23,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from minigpt.checkpoint import load_checkpoint, save_checkpoint
-from minigpt.checks import check_id_tensor, check_ids, check_int, check_number
+from minigpt.arguments import require_id_tensor, require_ids, require_int, require_number
 from minigpt.cli import main
 from minigpt.config import GPTConfig
 from minigpt.data import get_batch, train_val_split
@@ -644,7 +644,7 @@ def test_decode_takes_only_ids_in_the_vocabulary(ids):
 @FAST
 @given(value=ANY_VALUE)
 def test_check_helpers_never_let_nan_bool_or_float_through(value):
-    for check in (lambda v: check_int(v, "n", 0), lambda v: check_number(v, "x")):
+    for check in (lambda v: require_int(v, "n", 0), lambda v: require_number(v, "x")):
         try:
             result = check(value)
         except (TypeError, ValueError):
@@ -652,12 +652,12 @@ def test_check_helpers_never_let_nan_bool_or_float_through(value):
         assert not isinstance(value, bool) and not (isinstance(value, float) and not math.isfinite(value))
         assert type(result) in (int, float)
     try:
-        check_ids([value], 10)
+        require_ids([value], 10)
     except (TypeError, ValueError):
         assert not (type(value) is int and 0 <= value < 10)
     else:
         assert type(value) is int and 0 <= value < 10
-    check_id_tensor(torch.tensor([0, 9]), 10)
+    require_id_tensor(torch.tensor([0, 9]), 10)
 
 
 # ------------------------------------------------------------------------------------- handled correctly

@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_FUNCTION_LINES = 60
-ARGUMENT_CHECKS = "minigpt.checks"
+ARGUMENT_CHECKS = "minigpt.arguments"
 
 
 def python_files(folder: str) -> list[Path]:
@@ -94,3 +94,13 @@ def test_no_function_is_longer_than_the_limit():
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
                 and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
     assert too_long == []
+
+
+def test_check_means_an_exercise_check():
+    """Argument validators are require_*; a function named check_* is an exercise check, and lives with them."""
+    exercises = ROOT / "minigpt" / "course" / "exercises"
+    misnamed = [f"{path.relative_to(ROOT)}: {node.name}" for folder in ("minigpt", "widgets", "benchmarks")
+                for path in python_files(folder) if exercises not in path.parents
+                for node in ast.walk(parse(path))
+                if isinstance(node, ast.FunctionDef) and node.name.lstrip("_").startswith("check_")]
+    assert misnamed == [], "name argument validators require_*: " + ", ".join(misnamed)

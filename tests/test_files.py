@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from minigpt.files import DataNotFoundError, atomic_path, atomic_write, check_writable, remove_stale_temp_files
+from minigpt.files import DataNotFoundError, atomic_path, atomic_write, require_writable, remove_stale_temp_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +56,7 @@ def test_an_error_names_the_target_and_how_to_fix_it_not_a_temporary_file(tmp_pa
     (tmp_path / "file").write_text("")
     with pytest.raises(NotADirectoryError, match=re.escape(f"cannot write {tmp_path / 'file' / 'x'}: Not a directory; "
                                                            "choose a folder you can write to")):
-        check_writable(tmp_path / "file" / "x")
+        require_writable(tmp_path / "file" / "x")
 
 
 LIVE_WRITER = textwrap.dedent("""

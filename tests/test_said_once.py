@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-import minigpt.checks
+import minigpt.arguments
 from minigpt.config import GPTConfig
-from minigpt.data.batches import check_enough_tokens, min_split_tokens, train_val_split
+from minigpt.data.batches import require_enough_tokens, min_split_tokens, train_val_split
 from minigpt.data.tokens import MemmapBatches
 from minigpt.model import GPT
 from minigpt.train import TrainConfig, Trainer
@@ -60,7 +60,7 @@ def test_the_trainer_and_the_token_file_need_the_same_number_of_tokens_and_say_i
     with pytest.raises(ValueError) as token_file:
         MemmapBatches(np.zeros(2 * enough - 1, dtype=np.uint16), batch_size=1, block_size=block_size)
     with pytest.raises(ValueError) as direct:
-        check_enough_tokens(enough - 1, block_size, "val_data")
+        require_enough_tokens(enough - 1, block_size, "val_data")
     assert str(trainer.value) == str(direct.value) == (
         "val_data has 9 tokens, fewer than the 10 that block_size 8 needs (block_size + 2); "
         "use more text or a smaller block_size (at most 7 for this text)")
@@ -74,8 +74,8 @@ def _functions(path: Path) -> set[str]:
             if isinstance(node, ast.FunctionDef)}
 
 
-def test_the_views_check_numbers_with_minigpt_checks_not_a_twin():
-    shared = _functions(Path(minigpt.checks.__file__))
+def test_the_views_validate_numbers_with_minigpt_arguments_not_a_twin():
+    shared = _functions(Path(minigpt.arguments.__file__))
     twins = {f"{path.relative_to(ROOT)}: {name}" for path in (ROOT / "widgets").rglob("*.py")
              for name in _functions(path) & shared}
     assert twins == set()
@@ -90,7 +90,7 @@ def test_a_view_and_the_model_word_a_range_the_same_way():
     with pytest.raises(ValueError) as from_view:
         view.alibi_head = 4
     with pytest.raises(ValueError) as from_checks:
-        minigpt.checks.check_int(4, "alibi_head", 0, 3)
+        minigpt.arguments.require_int(4, "alibi_head", 0, 3)
     assert str(from_view.value) == str(from_checks.value) == "alibi_head must be an int in [0, 3], got 4"
 
 

@@ -6,7 +6,7 @@
 
 Every view is a live ipywidget in JupyterLab and carries a PNG picture of itself for every other
 reader (an untrusted notebook, GitHub, HTML and PDF exports); see ``widgets.picture``.
-Imports only numpy, plotly, ipywidgets and anywidget (kaleido and Pillow for pictures), and ``minigpt.checks``
+Imports only numpy, plotly, ipywidgets and anywidget (kaleido and Pillow for pictures), and ``minigpt.arguments``
 for the checks of its arguments; never torch.
 """
 

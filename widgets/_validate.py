@@ -1,6 +1,6 @@
 """Input checks only the views need: arrays as float32 numpy, labels as strings, a tokenizer to draw.
 
-Numbers, flags and token ids are checked by ``minigpt.checks`` (no torch at import time), the package's one
+Numbers, flags and token ids are checked by ``minigpt.arguments`` (no torch at import time), the package's one
 place for them, so a view and the model word a bad value the same way.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigpt.checks import WrongType, check_text
+from minigpt.arguments import WrongType, require_text
 
 
 def as_float_array(x, name: str) -> np.ndarray:
@@ -22,7 +22,7 @@ def as_float_array(x, name: str) -> np.ndarray:
     return arr
 
 
-def check_finite(arr: np.ndarray, name: str, axes: tuple[str, ...]) -> None:
+def require_finite(arr: np.ndarray, name: str, axes: tuple[str, ...]) -> None:
     """Raise ValueError naming the first NaN/inf position, e.g. 'layer 1, head 0, row 3'."""
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -31,7 +31,7 @@ def check_finite(arr: np.ndarray, name: str, axes: tuple[str, ...]) -> None:
         raise ValueError(f"{name} contains NaN or inf (first at {position}); check the model/capture for overflow")
 
 
-def check_strings(values, name: str, what: str, example: str) -> list[str]:
+def require_strings(values, name: str, what: str, example: str) -> list[str]:
     """``values`` (one label per position or point) as a list of str; ``None``, one string or a number
     is a TypeError naming ``name``, not a failure deep inside the view. ``what`` says what the strings
     are ("token strings"), ``example`` how to make them."""
@@ -42,14 +42,14 @@ def check_strings(values, name: str, what: str, example: str) -> list[str]:
     return [str(v) for v in values]
 
 
-def check_tokens(tokens, name: str = "tokens") -> list[str]:
-    tokens = check_strings(tokens, name, "token strings", "tokenizer.tokenize(text)")
+def require_tokens(tokens, name: str = "tokens") -> list[str]:
+    tokens = require_strings(tokens, name, "token strings", "tokenizer.tokenize(text)")
     if not tokens:
         raise ValueError(f"{name} is empty: pass at least one token (was the text empty?)")
     return tokens
 
 
-def check_tokenizer(tokenizer, name: str = "tokenizer"):
+def require_tokenizer(tokenizer, name: str = "tokenizer"):
     """``tokenizer`` if it has ``encode`` and ``token_str`` (every minigpt tokenizer does), else a TypeError naming ``name``."""
     if not (hasattr(tokenizer, "encode") and hasattr(tokenizer, "token_str")):
         raise WrongType(f"{name}: a tokenizer needs encode(text) and token_str(id), as every minigpt tokenizer has; got "
@@ -57,8 +57,8 @@ def check_tokenizer(tokenizer, name: str = "tokenizer"):
     return tokenizer
 
 
-def check_text_to_tokenize(text) -> str:
-    """``text`` as a valid str (``minigpt.checks.check_text``) with at least one character to tokenize."""
-    if not check_text(text):
+def require_text_to_tokenize(text) -> str:
+    """``text`` as a valid str (``minigpt.arguments.require_text``) with at least one character to tokenize."""
+    if not require_text(text):
         raise ValueError("text is empty: pass at least one character to tokenize")
     return text

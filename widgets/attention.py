@@ -18,16 +18,16 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
-from minigpt.checks import WrongType, check_bool, check_int, is_int
+from minigpt.arguments import WrongType, require_bool, require_int, is_int
 
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane, make_figure
-from ._validate import check_tokens
+from ._validate import require_tokens
 from .attention_math import (
     AGGREGATIONS,
     aggregate_heads,
-    check_weights,
+    require_weights,
     is_causal,
     remove_sink,
     thumbnail_mosaic,
@@ -102,13 +102,13 @@ class AttentionView(View):
         text_window: int = 48,
         thumb_size: int = 32,
     ):
-        self.key_tokens = check_tokens(tokens, "tokens")
-        self.query_tokens = self.key_tokens if query_tokens is None else check_tokens(query_tokens, "query_tokens")
+        self.key_tokens = require_tokens(tokens, "tokens")
+        self.query_tokens = self.key_tokens if query_tokens is None else require_tokens(query_tokens, "query_tokens")
         Tq, Tk = len(self.query_tokens), len(self.key_tokens)
-        self.weights = check_weights(weights, Tq, Tk)
+        self.weights = require_weights(weights, Tq, Tk)
         self.compare_weights = None
         if compare is not None:
-            self.compare_weights = check_weights(compare, Tq, Tk, name="compare")
+            self.compare_weights = require_weights(compare, Tq, Tk, name="compare")
             if self.compare_weights.shape != self.weights.shape:
                 raise ValueError(
                     f"compare has shape {self.compare_weights.shape} but weights {self.weights.shape}; "
@@ -116,8 +116,8 @@ class AttentionView(View):
                 )
         self.n_layers, self.n_heads = self.weights.shape[:2]
         self.causal = is_causal(self.weights)
-        self.text_window = check_int(text_window, "text_window", 1)
-        self.thumb_size = check_int(thumb_size, "thumb_size (pixels per thumbnail)", 1)
+        self.text_window = require_int(text_window, "text_window", 1)
+        self.thumb_size = require_int(thumb_size, "thumb_size (pixels per thumbnail)", 1)
         self._state = dict(
             layer=0, head=0, query=Tq - 1, heads=list(range(min(self.n_heads, 12))),
             aggregation="none", log_scale=False, hide_sink=False, show_masked=False,
@@ -161,10 +161,10 @@ class AttentionView(View):
             raise TypeError(f"unknown selection keys {sorted(unknown)}; use {sorted(self._state)}")
         for name, limit in (("layer", self.n_layers), ("head", self.n_heads), ("query", len(self.query_tokens))):
             if name in changes:
-                check_int(changes[name], name, 0, limit - 1)
+                require_int(changes[name], name, 0, limit - 1)
         for name in ("log_scale", "hide_sink", "show_masked"):
             if name in changes:
-                check_bool(changes[name], name)
+                require_bool(changes[name], name)
         if "heads" in changes:
             if isinstance(changes["heads"], (str, bytes)) or not hasattr(changes["heads"], "__iter__") \
                     or not all(is_int(h) for h in changes["heads"]):

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, check_finite
+from ._validate import as_float_array, require_finite
 
 AGGREGATIONS = ("none", "mean", "max", "rollout")
 
 
-def check_weights(weights, n_queries: int, n_keys: int, *, name: str = "weights", atol: float = 1e-2) -> np.ndarray:
+def require_weights(weights, n_queries: int, n_keys: int, *, name: str = "weights", atol: float = 1e-2) -> np.ndarray:
     """Return weights as float32 [L, H, Tq, Tk]; accept [H, T, T] or [T, T] for one layer/head.
 
     Raises ValueError for a wrong shape, NaN/inf, negative entries, or rows that do not sum to 1
@@ -33,7 +33,7 @@ def check_weights(weights, n_queries: int, n_keys: int, *, name: str = "weights"
         )
     total = w.sum(-1)  # one pass gives both the NaN check and the row sums
     if not np.isfinite(total).all():
-        check_finite(w, name, ("layer", "head", "row", "column"))
+        require_finite(w, name, ("layer", "head", "row", "column"))
     if w.min() < -1e-6:
         l, h, q, _ = np.argwhere(w < -1e-6)[0]
         raise ValueError(f"{name} has negative entries (layer {l}, head {h}, row {q}): pass softmax weights, not scores")

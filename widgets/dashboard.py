@@ -19,7 +19,7 @@ import time
 import ipywidgets as W
 import numpy as np
 
-from minigpt.checks import check_int, check_number
+from minigpt.arguments import require_int, require_number
 
 from . import theme
 from ._base import View
@@ -54,7 +54,7 @@ class TrainingDashboard(View):
     """
 
     def __init__(self, min_interval: float = 0.5, title: str = "Training"):
-        self.min_interval = check_number(min_interval, "min_interval (seconds between redraws)", 0)
+        self.min_interval = require_number(min_interval, "min_interval (seconds between redraws)", 0)
         self.title = title
         self.history = {"train": [], "val": [], "tokens_per_s": []}
         self.sample_text = ""
@@ -71,7 +71,7 @@ class TrainingDashboard(View):
         plotted at a made-up place); without one, the next train point's index."""
         if "step" not in info:
             return len(self.history["train"])
-        return check_int(info["step"], "info['step'] (the training step)", 0)
+        return require_int(info["step"], "info['step'] (the training step)", 0)
 
     def on_step(self, trainer, info: dict) -> None:
         self._note_total(trainer)

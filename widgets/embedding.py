@@ -20,12 +20,12 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
-from minigpt.checks import check_bool, check_int
+from minigpt.arguments import require_bool, require_int
 
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane, make_figure
-from ._validate import as_float_array, check_finite, check_strings
+from ._validate import as_float_array, require_finite, require_strings
 
 
 def pca(vectors: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -128,16 +128,16 @@ class _WordPoints(View):
         x = as_float_array(vectors, "vectors")
         if x.ndim != 2 or x.shape[0] == 0:
             raise ValueError(f"vectors must have shape [N, D] with N >= 1, got {tuple(x.shape)}")
-        check_finite(x, "vectors", ("row", "dim"))
-        self.labels = check_strings(labels, "labels", "strings, one per row of vectors", "['king', 'queen']")
+        require_finite(x, "vectors", ("row", "dim"))
+        self.labels = require_strings(labels, "labels", "strings, one per row of vectors", "['king', 'queen']")
         if len(self.labels) != len(x):
             raise ValueError(f"got {len(self.labels)} labels for {len(x)} vectors; pass one label per row")
-        self.groups = None if groups is None else check_strings(groups, "groups", "strings, one per row of vectors",
+        self.groups = None if groups is None else require_strings(groups, "groups", "strings, one per row of vectors",
                                                                 "['royal', 'royal'] (or leave it out)")
         if self.groups is not None and len(self.groups) != len(x):
             raise ValueError(f"got {len(self.groups)} groups for {len(x)} vectors; pass one group per row")
         self.vectors, self.title = x, title
-        self.analogies = check_bool(analogies, "analogies")
+        self.analogies = require_bool(analogies, "analogies")
         self._analogy = None
 
     def _index(self, label: str) -> int:
@@ -148,9 +148,9 @@ class _WordPoints(View):
 
     def analogy(self, a: str, b: str, c: str, k: int = 5) -> list[tuple[str, float]]:
         """Nearest labels (cosine, full dimension) to vec(a) - vec(b) + vec(c), excluding a, b, c."""
-        check_int(k, "k (how many neighbours)", 1)
+        require_int(k, "k (how many neighbours)", 1)
         ia, ib, ic = (self._index(x) for x in (a, b, c))
-        self._check_analogy(ia, ib, ic)
+        self._require_analogy(ia, ib, ic)
         target = self.vectors[ia] - self.vectors[ib] + self.vectors[ic]
         found = cosine_neighbours(self.vectors, target, k, exclude=(ia, ib, ic))
         self._analogy = (ia, ib, ic, target, [i for i, _ in found])
@@ -159,7 +159,7 @@ class _WordPoints(View):
             self._result.value = self._result_html(found)
         return [(self.labels[i], sim) for i, sim in found]
 
-    def _check_analogy(self, ia: int, ib: int, ic: int) -> None:
+    def _require_analogy(self, ia: int, ib: int, ic: int) -> None:
         """Raise ValueError for a, b, c this view cannot draw (any three can be computed)."""
 
     def _result_html(self, found) -> str:
@@ -230,7 +230,7 @@ class EmbeddingSpace3D(_WordPoints):
             raise ValueError("every path must be an array [steps, D] with the same number of steps")
         n = steps.pop()
         step_labels = ([f"L{i}" for i in range(n)] if step_labels is None
-                       else check_strings(step_labels, "step_labels", "strings, one per step", "['embed', 'block 0']"))
+                       else require_strings(step_labels, "step_labels", "strings, one per step", "['embed', 'block 0']"))
         view = cls(
             np.concatenate(list(arrays.values())),
             [f"{name} {step}" for name in arrays for step in step_labels],
@@ -372,7 +372,7 @@ class AnalogyPlane(_WordPoints):
         self.found = super().analogy(a, b, c, k)
         return self.found
 
-    def _check_analogy(self, ia: int, ib: int, ic: int) -> None:
+    def _require_analogy(self, ia: int, ib: int, ic: int) -> None:
         self._plane(ia, ib, ic)  # raises when the two offsets span no plane
 
     def _plane(self, ia: int, ib: int, ic: int) -> np.ndarray:

@@ -19,7 +19,7 @@ import ipywidgets as W
 import numpy as np
 from plotly.subplots import make_subplots
 
-from minigpt.checks import check_int
+from minigpt.arguments import require_int
 
 from . import theme
 from ._base import View
@@ -85,7 +85,7 @@ class PositionalEncodingView(View):
 
     @alibi_head.setter
     def alibi_head(self, head: int) -> None:
-        self._alibi_head = check_int(head, "alibi_head", 0, self.n_heads - 1)
+        self._alibi_head = require_int(head, "alibi_head", 0, self.n_heads - 1)
         if self._widget is not None:
             self._head_picker.value = self._alibi_head  # a shown view follows (the dropdown redraws it)
 

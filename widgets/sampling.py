@@ -14,12 +14,12 @@ import ipywidgets as W
 import numpy as np
 from plotly.subplots import make_subplots
 
-from minigpt.checks import check_ids, check_int
+from minigpt.arguments import require_ids, require_int
 
 from . import theme
 from ._base import View
 from ._plotly import PlotlyPane
-from ._validate import as_float_array, check_tokens
+from ._validate import as_float_array, require_tokens
 
 SETTINGS = ("temperature", "top_k", "top_p", "repetition_penalty")
 LOG_FLOOR = -8  # log10 of the smallest probability the log axis reaches (a float32 softmax goes to 1e-45)
@@ -72,13 +72,13 @@ class SamplingExplorer(View):
                             f"minigpt.sampling.sampling_stages_of(logits); got {type(stages).__name__}")
         self._compute = stages
         vocab_size = next(iter(self._checked(stages(), None).values())).size
-        self.tokens = check_tokens(tokens if tokens is not None else [str(i) for i in range(vocab_size)])
+        self.tokens = require_tokens(tokens if tokens is not None else [str(i) for i in range(vocab_size)])
         if len(self.tokens) != vocab_size:
             raise ValueError(f"got {len(self.tokens)} token strings for {vocab_size} probabilities; "
                              "pass one per entry")
-        self.previous_ids = check_ids(previous_ids, vocab_size, "previous_ids")
-        self.show = min(check_int(show, "show", 1), vocab_size)
-        self._rng = np.random.default_rng(check_int(seed, "seed", 0))
+        self.previous_ids = require_ids(previous_ids, vocab_size, "previous_ids")
+        self.show = min(require_int(show, "show", 1), vocab_size)
+        self._rng = np.random.default_rng(require_int(seed, "seed", 0))
         if not isinstance(log_scale, bool):
             raise TypeError(f"log_scale must be True or False, got {log_scale!r}")
         self.log_scale = log_scale

@@ -20,7 +20,7 @@ import ipywidgets as W
 from . import theme
 from ._base import View
 from ._plotly import make_figure
-from ._validate import check_text_to_tokenize, check_tokenizer
+from ._validate import require_text_to_tokenize, require_tokenizer
 
 
 def token_pieces(tokenizer, text: str) -> list[tuple[int, str]]:
@@ -28,7 +28,7 @@ def token_pieces(tokenizer, text: str) -> list[tuple[int, str]]:
 
     Every minigpt tokenizer has ``token_str``, which makes whitespace and partial characters visible
     (``minigpt.tokenizers.visible``: "␣", "\\n", "<0xE2>"), so the view and a printed token agree.
-    ``tokenizer`` is one :func:`check_tokenizer` accepted.
+    ``tokenizer`` is one :func:`require_tokenizer` accepted.
     """
     return [(int(i), str(tokenizer.token_str(int(i)))) for i in tokenizer.encode(text)]
 
@@ -69,12 +69,12 @@ class TokenView(View):
     """
 
     def __init__(self, text: str, tokenizers):
-        self.tokenizers = [check_tokenizer(t, "tokenizers")
+        self.tokenizers = [require_tokenizer(t, "tokenizers")
                            for t in (tokenizers if isinstance(tokenizers, (list, tuple)) else [tokenizers])]
         if not self.tokenizers:
             raise ValueError("tokenizers is empty: pass at least one tokenizer")
         self._html = W.HTML()
-        self._box = W.Textarea(value=check_text_to_tokenize(text), layout=W.Layout(width="100%"), description="text")
+        self._box = W.Textarea(value=require_text_to_tokenize(text), layout=W.Layout(width="100%"), description="text")
         self._box.observe(lambda change: self._update(change["new"]), names="value")
         self._update(text)
 

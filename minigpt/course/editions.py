@@ -147,7 +147,7 @@ def write_notebook(nb, path: Path, mode: int = 0o644) -> Path:
     return path
 
 
-def check_out(out: Path) -> None:
+def require_out(out: Path) -> None:
     """An OSError saying why, if ``out`` cannot be the folder of the edition (a file, a folder under a file)."""
     for folder in (out, *out.parents):  # the nearest one that exists must be a folder
         if folder.exists():
@@ -183,7 +183,7 @@ def default_notebooks() -> Path:
 def write_solutions(notebooks: Path, out: Path, only: list[str] | tuple[str, ...] = ()) -> list[Path]:
     """Write the solutions edition of the notebooks in ``notebooks`` (those named in ``only``, else all) into
     ``out``: all of them, or (on a notebook that is broken or off the conventions) none."""
-    check_out(out)
+    require_out(out)
     solved = {}
     for source in select(notebooks, only):
         try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from minigpt.checks import check_int, check_number
+from minigpt.arguments import require_int, require_number
 
 TRAIN_FRACTION = 0.9  # the first 90% of a text trains, the last 10% validates
 
@@ -28,7 +28,7 @@ def train_val_split(data, frac: float = TRAIN_FRACTION):
     The split is by position, not random, as in nanoGPT: validation text is a different part of
     the play, and our losses compare with nanoGPT's published ones.
     """
-    check_number(frac, "frac", 0, 1, min_open=True, max_open=True)
+    require_number(frac, "frac", 0, 1, min_open=True, max_open=True)
     n = int(frac * len(data))
     return data[:n], data[n:]
 
@@ -42,7 +42,7 @@ def min_split_tokens(block_size: int) -> int:
     return block_size + 2
 
 
-def check_enough_tokens(n_tokens: int, block_size: int, name: str, both_splits: bool = False) -> None:
+def require_enough_tokens(n_tokens: int, block_size: int, name: str, both_splits: bool = False) -> None:
     """A ValueError unless ``n_tokens`` make one split (or ``both_splits``: a training and a validation split)
     of at least :func:`min_split_tokens`; it says what is missing and the largest block_size that fits."""
     splits = 2 if both_splits else 1
@@ -68,8 +68,8 @@ def get_batch(data: torch.Tensor, batch_size: int, block_size: int, generator: t
         raise TypeError(f"data must be a 1-D integer tensor, got shape {tuple(data.shape)} and dtype {data.dtype}")
     if not isinstance(generator, torch.Generator):
         raise TypeError("generator must be a torch.Generator, e.g. torch.Generator().manual_seed(0)")
-    check_int(batch_size, "batch_size", 1)
-    check_int(block_size, "block_size", 1)
+    require_int(batch_size, "batch_size", 1)
+    require_int(block_size, "block_size", 1)
     if len(data) <= block_size:
         raise ValueError(f"data has {len(data)} tokens, need more than block_size={block_size} to cut one (x, y) window")
     starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator, device=generator.device)

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from minigpt.data.batches import TRAIN_FRACTION, check_enough_tokens, min_split_tokens
+from minigpt.data.batches import TRAIN_FRACTION, require_enough_tokens, min_split_tokens
 from minigpt.data.corpus import cache_dir
 from minigpt.files import atomic_write, sha256_of
 
@@ -300,7 +300,7 @@ class MemmapBatches:
 
     def __init__(self, ids: np.ndarray, batch_size: int, block_size: int):
         self.batch_size, self.block_size = batch_size, block_size
-        check_enough_tokens(len(ids), block_size, "the text", both_splits=True)
+        require_enough_tokens(len(ids), block_size, "the text", both_splits=True)
         n_train = min(int(TRAIN_FRACTION * len(ids)), len(ids) - min_split_tokens(block_size))
         self.splits = {"train": ids[:n_train], "val": ids[n_train:]}
 

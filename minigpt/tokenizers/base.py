@@ -19,7 +19,7 @@ import os
 import reprlib
 from abc import ABC, abstractmethod
 
-from minigpt.checks import WrongType, check_ids, is_int
+from minigpt.arguments import WrongType, require_ids, is_int
 from minigpt.files import atomic_write
 
 _VISIBLE = {" ": "␣", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
@@ -48,7 +48,7 @@ def as_id_list(ids) -> list[int]:
     """Accept a list/tuple of ints or a 1-D tensor/array of ids; return a list of Python ints.
 
     A bool or a float is refused rather than read as an id (``True`` would decode as id 1)."""
-    return check_ids(ids, name="decode's token ids")
+    return require_ids(ids, name="decode's token ids")
 
 
 class Tokenizer(ABC):
@@ -77,7 +77,7 @@ class Tokenizer(ABC):
         outside 0 .. vocab_size - 1, is an error naming it, never a wrong character or an IndexError."""
         ids = as_id_list(ids)
         for token_id in ids:
-            self._check_id(token_id)
+            self._require_id(token_id)
         return self._decode_checked(ids)
 
     @abstractmethod
@@ -101,7 +101,7 @@ class Tokenizer(ABC):
         """The display strings of ``encode(text)``, one per token."""
         return [self.token_str(i) for i in self.encode(text)]
 
-    def _check_id(self, token_id: int) -> None:
+    def _require_id(self, token_id: int) -> None:
         if not is_int(token_id):
             raise WrongType(f"a token id must be an int, got {token_id!r} ({type(token_id).__name__})")
         if not 0 <= token_id < self.vocab_size:

@@ -34,7 +34,7 @@ import regex
 import tiktoken
 from tqdm.auto import tqdm
 
-from minigpt.checks import check_int, check_text
+from minigpt.arguments import require_int, require_text
 from minigpt.tokenizers.base import Tokenizer, visible_bytes
 from minigpt.tokenizers.tiktoken_tokenizer import allowed_special_tokens, encode_with
 
@@ -189,8 +189,8 @@ class BPETokenizer(Tokenizer):
         ``vocab_size`` counts everything: 256 bytes + merges + special tokens, so
         ``vocab_size=769`` with one special token learns 512 merges. ``progress`` shows a tqdm bar.
         """
-        check_text(text)
-        check_int(vocab_size, "vocab_size", 1)
+        require_text(text)
+        require_int(vocab_size, "vocab_size", 1)
         num_merges = vocab_size - 256 - len(special_tokens)
         if num_merges < 0:
             raise ValueError(f"vocab_size must be at least 256 + {len(special_tokens)} special tokens, got {vocab_size}")
@@ -229,9 +229,9 @@ class BPETokenizer(Tokenizer):
         ``num_merges`` uses only the first merges learned, to watch the text compress as the
         vocabulary grows: ``tok.encode_reference(text, num_merges=10)``.
         """
-        check_text(text)
+        require_text(text)
         if num_merges is not None:
-            check_int(num_merges, "num_merges", 0)
+            require_int(num_merges, "num_merges", 0)
         limit = 256 + (len(self.ranks) if num_merges is None else num_merges)
         allowed = sorted(allowed_special_tokens(allowed_special, self.special_tokens), key=len, reverse=True)
         ids = []
@@ -257,11 +257,11 @@ class BPETokenizer(Tokenizer):
 
     def token_bytes(self, token_id: int) -> bytes:
         """The raw bytes of one token (a special token's UTF-8 text)."""
-        self._check_id(token_id)
+        self._require_id(token_id)
         return self._encoding.decode_single_token_bytes(token_id)
 
     def token_str(self, token_id: int) -> str:
-        self._check_id(token_id)
+        self._require_id(token_id)
         if token_id >= len(self.vocab):
             return self._encoding.decode([token_id])  # special tokens show as themselves
         return visible_bytes(self.vocab[token_id])

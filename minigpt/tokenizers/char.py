@@ -12,7 +12,7 @@ characters; choose ``unknown="?"`` (any one character) to map them all to that t
 
 from __future__ import annotations
 
-from minigpt.checks import WrongType, check_text
+from minigpt.arguments import WrongType, require_text
 from minigpt.tokenizers.base import Tokenizer, visible
 
 
@@ -61,7 +61,7 @@ class CharTokenizer(Tokenizer):
     @classmethod
     def from_text(cls, text: str, unknown: str | None = None):
         """Vocabulary = the sorted distinct symbols of ``text`` (plus ``unknown`` if given)."""
-        if not check_text(text):
+        if not require_text(text):
             raise ValueError("from_text needs a non-empty text to collect the vocabulary from")
         return cls(sorted(set(cls.split(text))), unknown=unknown)
 
@@ -70,7 +70,7 @@ class CharTokenizer(Tokenizer):
         return len(self.symbols)
 
     def encode(self, text: str) -> list[int]:
-        pieces = self.split(check_text(text))
+        pieces = self.split(require_text(text))
         try:
             return [self.stoi[s] for s in pieces]
         except KeyError:
@@ -88,7 +88,7 @@ class CharTokenizer(Tokenizer):
         return self.join([self.symbols[i] for i in ids])
 
     def token_str(self, token_id: int) -> str:
-        self._check_id(token_id)
+        self._require_id(token_id)
         return visible(self.symbols[token_id])
 
     def to_dict(self) -> dict:

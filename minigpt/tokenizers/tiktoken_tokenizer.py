@@ -17,7 +17,7 @@ from collections.abc import Collection
 
 import tiktoken
 
-from minigpt.checks import WrongType, check_text
+from minigpt.arguments import WrongType, require_text
 from minigpt.files import DataNotFoundError
 from minigpt.tokenizers.base import Tokenizer, visible_bytes
 
@@ -44,7 +44,7 @@ def encode_with(encoding: tiktoken.Encoding, text: str, allowed_special) -> list
     """``text`` -> ids through a tiktoken encoding: the special tokens ``allowed_special`` names become their ids,
     every other one written in the text is encoded as ordinary text (tiktoken would raise instead)."""
     allowed = allowed_special_tokens(allowed_special, encoding.special_tokens_set)
-    return encoding.encode(check_text(text), allowed_special=allowed, disallowed_special=())
+    return encoding.encode(require_text(text), allowed_special=allowed, disallowed_special=())
 
 
 class TiktokenTokenizer(Tokenizer):
@@ -86,7 +86,7 @@ class TiktokenTokenizer(Tokenizer):
 
     def token_bytes(self, token_id: int) -> bytes:
         """The raw bytes of one token."""
-        self._check_id(token_id)
+        self._require_id(token_id)
         try:
             return self._encoding.decode_single_token_bytes(token_id)
         except KeyError:  # cl100k_base leaves a few ids between its last merge and its special tokens unused

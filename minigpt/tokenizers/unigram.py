@@ -250,7 +250,7 @@ class UnigramTokenizer(Tokenizer):
         return 256 + len(self.pieces)
 
     def token_str(self, token_id: int) -> str:
-        self._check_id(token_id)
+        self._require_id(token_id)
         return f"<0x{token_id:02X}>" if token_id < 256 else visible(self.pieces[token_id - 256].replace(SPACE, " "))
 
     def to_dict(self) -> dict:

@@ -113,7 +113,7 @@ def output_for(source: Path, out: str | None) -> Path:
 
 
 def main(argv=None) -> None:
-    from minigpt.files import check_writable
+    from minigpt.files import require_writable
 
     args = sys.argv[1:] if argv is None else argv
     if not 1 <= len(args) <= 2:
@@ -123,7 +123,7 @@ def main(argv=None) -> None:
         if not source.is_file():
             raise FileNotFoundError(f"{source} not found; pass an executed .ipynb")
         out = output_for(source, args[1] if len(args) == 2 else None)
-        check_writable(out)  # before the conversion, which takes seconds
+        require_writable(out)  # before the conversion, which takes seconds
         to_html(source, out)
     except (ValueError, OSError) as error:
         raise SystemExit(f"widgets.tools.export: error: {error}") from None

@@ -50,13 +50,13 @@ def checked(path):
     """The notebook at ``path``, once it is known that its stored form can be written back in its place:
     an error (OSError, ValueError) that says what is wrong, before any time is spent running it."""
     from minigpt.course.editions import read_notebook
-    from minigpt.files import check_writable
+    from minigpt.files import require_writable
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found; pass a .ipynb file")
     notebook = read_notebook(path)
-    check_writable(path)
+    require_writable(path)
     return notebook
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from minigpt.checks import WrongType
+from minigpt.arguments import WrongType
 from minigpt.course.exercises._result import Result, failed, passed, with_reference
 from minigpt.course.exercises._tensor_checks import as_tensor, call_learner, close, describe, tensor_answer
 

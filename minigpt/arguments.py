@@ -1,14 +1,16 @@
-"""The one place for input checks: a wrong number is an error that says what and how to fix it.
+"""The one place for argument validation: a wrong number is an error that says what and how to fix it.
+
+(Validators are named ``require_*``; in this package "check" means an exercise check, minigpt.course.exercises.)
 
 Python quietly accepts a lot that is wrong for a model: ``True`` is an int (it equals 1), ``2.7``
 passes ``>= 1``, and every comparison with ``nan`` is False, so ``nan < 0`` lets a NaN through a
 range check. Each helper below refuses those and names the setting in its message::
 
-    check_int(0, "batch_size", minimum=1)       # ValueError: batch_size must be an int >= 1, got 0
-    check_number(float("nan"), "temperature")   # ValueError: temperature must be a finite number, got nan
-    check_ids([1.5, 2.7], vocab_size=65)        # TypeError: token ids must be a flat list of ints, got 1.5 ...
+    require_int(0, "batch_size", minimum=1)       # ValueError: batch_size must be an int >= 1, got 0
+    require_number(float("nan"), "temperature")   # ValueError: temperature must be a finite number, got nan
+    require_ids([1.5, 2.7], vocab_size=65)        # TypeError: token ids must be a flat list of ints, got 1.5 ...
 
-No torch at import time: ``check_id_tensor`` takes the tensor it is given.
+No torch at import time: ``require_id_tensor`` takes the tensor it is given.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def is_number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def check_int(value, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
+def require_int(value, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
     """``value`` as an int, or TypeError/ValueError naming ``name`` and the allowed range."""
     if not is_int(value):
         raise WrongType(f"{name} must be an int{_range(minimum, maximum)}, got {value!r} ({type(value).__name__})")
@@ -44,7 +46,7 @@ def check_int(value, name: str, minimum: int | None = None, maximum: int | None 
     return int(value)
 
 
-def check_number(value, name: str, minimum: float | None = None, maximum: float | None = None, *,
+def require_number(value, name: str, minimum: float | None = None, maximum: float | None = None, *,
                  min_open: bool = False, max_open: bool = False, hint: str = "") -> float:
     """``value`` as a finite float in the range, or TypeError/ValueError naming ``name``.
 
@@ -70,7 +72,7 @@ def problems_of(*checks) -> list[str]:
 
     A config reports every bad field at once rather than one per attempt::
 
-        problems_of(lambda: check_int(0, "n_layer", 1), lambda: check_number(-1.0, "dropout", 0.0, 1.0))
+        problems_of(lambda: require_int(0, "n_layer", 1), lambda: require_number(-1.0, "dropout", 0.0, 1.0))
     """
     problems = []
     for check in checks:
@@ -81,19 +83,19 @@ def problems_of(*checks) -> list[str]:
     return problems
 
 
-def check_choice(value, name: str, choices) -> str:
+def require_choice(value, name: str, choices) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
     return value
 
 
-def check_bool(value, name: str) -> bool:
+def require_bool(value, name: str) -> bool:
     if not isinstance(value, bool):
         raise WrongType(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
     return value
 
 
-def check_ids(ids, vocab_size: int | None = None, name: str = "token ids") -> list[int]:
+def require_ids(ids, vocab_size: int | None = None, name: str = "token ids") -> list[int]:
     """A flat sequence of token ids as a list of ints, each in ``0 .. vocab_size - 1``.
 
     Accepts a list, a tuple, any other iterable of ids, or anything with ``tolist()`` (a 1-D tensor or array). A float or a bool
@@ -115,7 +117,7 @@ def check_ids(ids, vocab_size: int | None = None, name: str = "token ids") -> li
     return [int(token) for token in ids]
 
 
-def check_text(text, name: str = "text") -> str:
+def require_text(text, name: str = "text") -> str:
     """A str that is valid Unicode: not None, not bytes, no lone surrogate (half of a UTF-16 pair,
     e.g. from a broken JSON escape), which no tokenizer can turn into bytes."""
     if isinstance(text, (bytes, bytearray)):
@@ -130,7 +132,7 @@ def check_text(text, name: str = "text") -> str:
     return text
 
 
-def check_id_tensor(idx, vocab_size: int, name: str = "idx") -> None:
+def require_id_tensor(idx, vocab_size: int, name: str = "idx") -> None:
     """Every id of an integer tensor lies in ``0 .. vocab_size - 1`` (one min/max pass over it).
 
     Without this an embedding lookup fails deep inside torch with "index out of range in self"
