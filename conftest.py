@@ -35,10 +35,12 @@ def pytest_configure(config):
     if hasattr(option, "nbval_sanitize_with") and option.nbval_sanitize_with is None:
         option.nbval_sanitize_with = str(Path(__file__).resolve().parent / "notebooks" / "sanitize.cfg")
     # With -n N a notebook's cells share one kernel, so a whole file goes to one process: xdist's "loadfile", not
-    # its default "load", which spreads single tests. (xdist turned -n into "load" before this hook; its scheduler
-    # reads the option later.)
+    # its default "load", which spreads single tests; and files are handed out in collection order (see
+    # LONGEST_FIRST), not xdist's default of the files with the most tests first. (xdist turned -n into "load"
+    # before this hook; its scheduler reads the options later.)
     if getattr(option, "numprocesses", None) and getattr(option, "dist", None) == "load":
         option.dist = "loadfile"
+        option.loadscopereorder = False
 
 
 # the longest single test: started first, so that the other processes share out the rest while it runs
