@@ -101,7 +101,7 @@ class _Chooser:
         return int((logits.float().cpu() / self.temperature + self._noise(position)).argmax())
 
 
-class _CachedGreedy:
+class _CachedModel:
     """A GPT run with a KV cache that remembers which ids it holds (rolled back as needed)."""
 
     def __init__(self, model):
@@ -157,8 +157,8 @@ def speculative_generate(large, draft, prompt_ids: Sequence[int], max_new_tokens
         m.eval()
     try:
         choose = _Chooser(temperature, seed, large.config.vocab_size)
-        verifier = _CachedGreedy(large)
-        drafter: Callable = _CachedGreedy(draft).propose if isinstance(draft, torch.nn.Module) else draft
+        verifier = _CachedModel(large)
+        drafter: Callable = _CachedModel(draft).propose if isinstance(draft, torch.nn.Module) else draft
         k = 0 if draft is None else k
         large_passes = draft_passes = proposed = accepted = 0
         while len(ids) < target:
