@@ -34,21 +34,34 @@ def pytest_configure(config):
         option.nbval = True
     if hasattr(option, "nbval_sanitize_with") and option.nbval_sanitize_with is None:
         option.nbval_sanitize_with = str(Path(__file__).resolve().parent / "notebooks" / "sanitize.cfg")
-    # With -n N a notebook's cells share one kernel, so a whole file goes to one process: xdist's "loadfile", not
-    # its default "load", which spreads single tests; and files are handed out in collection order (see
-    # LONGEST_FIRST), not xdist's default of the files with the most tests first. (xdist turned -n into "load"
-    # before this hook; its scheduler reads the options later.)
-    if getattr(option, "numprocesses", None) and getattr(option, "dist", None) == "load":
-        option.dist = "loadfile"
-        option.loadscopereorder = False
 
 
-# the longest single test: started first, so that the other processes share out the rest while it runs
-LONGEST_FIRST = "test_solutions_edition.py::test_every_check_of_the_solutions_edition_says_pass"
+# Files handed out first by `-n N`, the longest first, so that the short ones even out the end: the solutions
+# edition (a test per notebook), the browser tests (one JupyterLab server), then the notebooks
+LONG_FIRST = ("tests/test_solutions_edition.py", "tests/test_browser.py", "notebooks/")
 
 
 def pytest_collection_modifyitems(config, items):
-    items.sort(key=lambda item: not item.nodeid.endswith(LONGEST_FIRST))  # stable: the rest keep their order
+    def rank(item):
+        return next((k for k, start in enumerate(LONG_FIRST) if item.nodeid.startswith(start)), len(LONG_FIRST))
+
+    items.sort(key=rank)  # stable: within a rank, collection order
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, which a run may leave out (-p no:xdist)
+def pytest_xdist_make_scheduler(config, log):
+    """How ``-n N`` shares the tests out. A notebook's cells share one kernel, so a whole file goes to one process
+    (xdist's "loadfile"; its default, "load", spreads single tests); but each notebook of the solutions edition is a
+    test of its own and goes out alone. Files go out in collection order (see LONG_FIRST), not xdist's default of
+    the files with the most tests first."""
+    from xdist.scheduler import LoadFileScheduling
+
+    class NotebookScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid):
+            return nodeid if nodeid.startswith(LONG_FIRST[0]) else super()._split_scope(nodeid)
+
+    config.option.loadscopereorder = False
+    return NotebookScheduling(config, log)
 
 
 @pytest.hookimpl(tryfirst=True)

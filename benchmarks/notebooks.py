@@ -14,8 +14,8 @@ script checks that the stored notebooks hold on other runs:
 - seeds 1 and 2 and the learner scale in nbval's **lax** mode: other runs print other numbers, and only
   the asserts are checked.
 
-(CI itself runs seed 0 with two threads strictly, and the solutions edition with seed 1 and default kernels in
-lax mode.)
+(CI itself runs seed 0 with two threads strictly, and the solutions edition with seed 1 and another CPU's kernels
+in lax mode: see tests/test_solutions_edition.py.)
 Each notebook runs in its own pytest process and fresh kernel. The matrix runs one-thread conditions
 two at a time (``--workers``), one per core; ``--times`` runs one notebook at a time with two threads, as
 a learner's laptop would, and only means something on an otherwise idle machine.

@@ -165,11 +165,14 @@ def course(tmp_path_factory):
 def test_stored_notebooks_open_untrusted_with_every_picture_and_unmodified(browser, course):
     _, notebooks, url = course
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    lab.open_notebook(page, url, STORED[0])  # Lab loads once; each notebook then opens in it and closes again
     for name in STORED:
-        lab.open_notebook(page, url, name)
+        lab.open_in_lab(page, name)
         page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.status === 'idle'",
                                timeout=60_000)  # fmt: skip
-        page.wait_for_timeout(1000)  # the kernel's info reply updates the notebook's metadata
+        # the kernel's info reply updates the notebook's metadata (language_info): wait for it, and a moment more
+        page.evaluate("async () => { await window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.info;"
+                      " await new Promise(done => setTimeout(done, 200)); }")  # fmt: skip
         assert not lab.is_dirty(page), f"{name}: opening it marks it modified"
         expected = lab.picture_outputs(notebooks / name)
         page.wait_for_function(f"() => ({LOADED})().filter(Boolean).length === {len(expected)}", timeout=30_000)
@@ -177,6 +180,7 @@ def test_stored_notebooks_open_untrusted_with_every_picture_and_unmodified(brows
         if name in SHOWCASES:
             page.locator(".jp-OutputArea-output img").first.screenshot(path=str(lab.ARTIFACTS / f"untrusted_{name}.png"))
         page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+        page.evaluate("() => { window.jupyterapp.shell.currentWidget.close(); }")  # its pictures leave the page
     # Notebook 7 (served by the same server) renders outputs with the same rules: the pictures show there too
     for name in SHOWCASES:
         page.goto(f"{url}/notebooks/{name}", wait_until="domcontentloaded")

@@ -130,7 +130,9 @@ def test_a_second_ctrl_c_20_ms_after_the_first_is_no_traceback(tmp_path):
     run.process.send_signal(signal.SIGINT)
     time.sleep(0.02)
     run.process.send_signal(signal.SIGINT)
-    assert run.finish() == 130
+    # 130, or killed by SIGINT when the second one lands after Python's last clean-up has put the default handler
+    # back (on a busy machine): a shell shows 130 for both, and neither prints anything
+    assert run.finish() in (130, -signal.SIGINT)
     assert "Traceback" not in run.stderr and "KeyboardInterrupt" not in run.stderr, run.stderr
 
 

@@ -4,6 +4,7 @@ and export the demo notebook. Used by tests/test_browser.py and benchmarks/widge
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -127,6 +128,14 @@ def open_notebook(page, url: str, name: str, timeout_ms: int = 60_000) -> None:
     """Open ``name`` in Lab and wait until its content has loaded (the kernel may still be starting)."""
     page.goto(f"{url}/lab/tree/{name}?reset", wait_until="domcontentloaded")
     page.wait_for_function(NOTEBOOK_READY, timeout=timeout_ms)
+
+
+def open_in_lab(page, name: str, timeout_ms: int = 60_000) -> None:
+    """Open ``name`` in the Lab already on the page (no second load of Lab) and wait until its content has loaded."""
+    path = json.dumps(name)
+    page.evaluate(f"async () => {{ await window.jupyterapp.commands.execute('docmanager:open', {{path: {path}}}); }}")
+    page.wait_for_function(f"() => ({NOTEBOOK_READY})() && window.jupyterapp.shell.currentWidget.context.path === {path}",
+                           timeout=timeout_ms)  # fmt: skip
 
 
 def is_dirty(page) -> bool:
