@@ -36,9 +36,12 @@ def pytest_configure(config):
         option.nbval_sanitize_with = str(Path(__file__).resolve().parent / "notebooks" / "sanitize.cfg")
 
 
-# Files handed out first by `-n N`, the longest first, so that the short ones even out the end: the solutions
-# edition (a test per notebook), the browser tests (one JupyterLab server), then the notebooks
-LONG_FIRST = ("tests/test_solutions_edition.py", "tests/test_browser.py", "notebooks/")
+# Files handed out first by `-n N`, the longest first (as measured), so that the short ones even out the end: the
+# solutions edition (a test per notebook), the browser tests (one JupyterLab server), the tests that build a venv,
+# run nbgrader, a notebook or many processes, then the notebooks
+LONG_FIRST = ("tests/test_solutions_edition.py", "tests/test_browser.py", "tests/test_core_install.py",
+              "tests/test_editions.py", "tests/test_bad_inputs.py", "tests/test_interrupts.py",
+              "tests/test_gpt2_notebook.py", "tests/test_gpt2_hub.py", "notebooks/")  # fmt: skip
 
 
 def pytest_collection_modifyitems(config, items):
