@@ -39,7 +39,8 @@ def pytest_configure(config):
 # Files handed out first by `-n N`, the longest first (as measured), so that the short ones even out the end: the
 # solutions edition (a test per notebook), the browser tests (one JupyterLab server), the tests that build a venv,
 # run nbgrader, a notebook or many processes, then the notebooks
-LONG_FIRST = ("tests/test_solutions_edition.py", "tests/test_browser.py", "tests/test_core_install.py",
+SOLUTIONS = "tests/test_solutions_edition.py"  # its tests go out one by one (pytest_xdist_make_scheduler)
+LONG_FIRST = (SOLUTIONS, "tests/test_browser.py", "tests/test_core_install.py",
               "tests/test_editions.py", "tests/test_bad_inputs.py", "tests/test_interrupts.py",
               "tests/test_gpt2_notebook.py", "tests/test_gpt2_hub.py", "notebooks/")  # fmt: skip
 
@@ -61,7 +62,7 @@ def pytest_xdist_make_scheduler(config, log):
 
     class NotebookScheduling(LoadFileScheduling):
         def _split_scope(self, nodeid):
-            return nodeid if nodeid.startswith(LONG_FIRST[0]) else super()._split_scope(nodeid)
+            return nodeid if nodeid.startswith(SOLUTIONS) else super()._split_scope(nodeid)
 
     config.option.loadscopereorder = False
     return NotebookScheduling(config, log)

@@ -27,15 +27,22 @@ def other_cpu_kernels() -> str:
     return "avx2" if torch.backends.cpu.get_cpu_capability() == "AVX512" else "default"
 
 
+@pytest.fixture(scope="module")
+def edition(tmp_path_factory) -> Path:
+    """The whole edition, written once per process into a folder of its own: each notebook runs there, as a
+    learner's would beside the others (14 reads the course's prose from them), and what it writes (14's
+    checkpoints) stays there."""
+    folder = tmp_path_factory.mktemp("solutions")
+    editions.write_solutions(REPO / "notebooks", folder)
+    return folder
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
-def test_every_check_of_the_solutions_edition_says_pass(notebook, tmp_path):
-    # the whole edition in a folder of this test's own: the notebook runs there, as a learner's would beside the
-    # others (14 reads the course's prose from them), and what it writes (14's checkpoints) stays there
-    editions.write_solutions(REPO / "notebooks", tmp_path)
-    solved = editions.read_notebook(tmp_path / notebook.name)
+def test_every_check_of_the_solutions_edition_says_pass(notebook, edition):
+    solved = editions.read_notebook(edition / notebook.name)
     env = dict(os.environ, MINIGPT_SCALE="ci", MINIGPT_SEED="1", ATEN_CPU_CAPABILITY=other_cpu_kernels(),
                HF_HUB_OFFLINE="1")  # fmt: skip
-    client = NotebookClient(solved, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(solved, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(edition)}})
     try:
         client.execute(env=env)
     except CellExecutionError as error:  # the cell, and its error: a failed check's assert, or a broken claim
