@@ -40,7 +40,7 @@ def pytest_configure(config):
 # solutions edition (a test per notebook), the browser tests (one JupyterLab server), the tests that build a venv,
 # run nbgrader, a notebook or many processes, then the notebooks
 SOLUTIONS = "tests/test_solutions_edition.py"  # its tests go out one by one (pytest_xdist_make_scheduler)
-LONG_FIRST = (SOLUTIONS, "tests/test_browser.py", "tests/test_core_install.py",
+LONG_FIRST = (SOLUTIONS, "tests/test_browser.py", "tests/test_core_install.py", "tests/test_teacher_steps.py",
               "tests/test_editions.py", "tests/test_bad_inputs.py", "tests/test_interrupts.py",
               "tests/test_gpt2_notebook.py", "tests/test_gpt2_hub.py", "notebooks/")  # fmt: skip
 

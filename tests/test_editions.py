@@ -1,4 +1,5 @@
-"""The learner and solutions editions come from one source and cannot drift; nbgrader grades them."""
+"""The learner and solutions editions come from one source and cannot drift; what nbgrader releases of the
+solutions edition holds no solution (grading it: tests/test_teacher_steps.py)."""
 
 import copy
 import os
@@ -9,13 +10,15 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-from nbgrader.api import Gradebook
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
 from minigpt.course import editions
+from minigpt.course.exercises._result import Result
 from minigpt.course.exercises.solutions import CHECKS
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+HINT = "<details><summary>Hint 1</summary>\n\nA table of zeros, then the sines in the even columns.\n\n</details>\n"
+MIN_SOLUTION_LINE = 20  # characters: shorter solution lines (`return out`, `else:`, `i += 1`) are everyday code
 SOLUTION = """def sinusoidal(T, C):
     position = torch.arange(T, dtype=torch.float32)[:, None]
     inv_freq = 10000.0 ** (-torch.arange(0, C, 2, dtype=torch.float32) / C)
@@ -37,7 +40,7 @@ def learner_notebook():
         new_code_cell('def sinusoidal(T, C):\n    """[T, C] table of sines and cosines."""\n'
                       "    # YOUR CODE HERE\n    raise NotImplementedError()",
                       metadata=grader("sinusoidal", solution=True, grade=False, locked=False)),
-        new_markdown_cell(f"<details><summary>Solution</summary>\n\n```python\n{SOLUTION}\n```\n</details>"),
+        new_markdown_cell(f"{HINT}<details><summary>Solution</summary>\n\n```python\n{SOLUTION}\n```\n</details>"),
         new_code_cell("check_sinusoidal(sinusoidal)",
                       metadata=grader("check_sinusoidal", solution=False, grade=True, locked=True, points=2)),
     ]
@@ -51,31 +54,72 @@ def cleared(nb):
     return nb
 
 
+def as_released(learner, hints: bool) -> list[str]:
+    """The learner edition's cells as nbgrader releases the solutions edition: each help cell (the first markdown
+    cell after an exercise) keeps what comes before its Solution block, its hints, if the teacher keeps them, and
+    is gone otherwise; every other cell is as it is."""
+    cells = learner.cells
+    helpers = [next(j for j in range(i + 1, len(cells)) if cells[j].cell_type == "markdown")
+               for i, cell in enumerate(cells) if editions.is_exercise(cell)]
+    kept = {j: cells[j].source.split("<details><summary>Solution")[0].strip() if hints else "" for j in helpers}
+    return [kept.get(j, cell.source) for j, cell in enumerate(cells) if kept.get(j, True)]
+
+
 def test_the_solution_replaces_the_stub_and_the_check_gets_a_hidden_test():
     solved = editions.solutions_edition(learner_notebook())
-    exercise, check = solved.cells[1].source, solved.cells[3].source
-    assert "raise NotImplementedError" not in exercise
+    exercise, check = solved.cells[1].source, solved.cells[2].source  # the help cell held nothing else: gone
+    assert len(solved.cells) == 3 and "raise NotImplementedError" not in exercise
     assert "    ### BEGIN SOLUTION\n    position = torch.arange" in exercise
     assert exercise.count("def sinusoidal") == 1 and '"""[T, C] table' in exercise
-    assert "assert check_sinusoidal(sinusoidal)" in check and check.startswith("check_sinusoidal(sinusoidal)\n")
+    assert check == ("### BEGIN HIDDEN TESTS\n_checked = (\n### END HIDDEN TESTS\ncheck_sinusoidal(sinusoidal)\n"
+                     "### BEGIN HIDDEN TESTS\n)\nassert _checked, _checked\n### END HIDDEN TESTS")
 
 
-def test_nbgrader_turns_the_solutions_edition_back_into_the_learner_edition():
+@pytest.mark.parametrize("passed", [True, False])
+def test_the_hidden_test_runs_the_check_once_and_fails_with_its_message_and_hint(passed):
+    calls = []
+
+    def check_sinusoidal(fn):
+        calls.append(fn)
+        return Result(passed, "the table is right" if passed else "row 1 is wrong", "" if passed else "mind cos")
+
+    hidden_test = editions.solutions_edition(learner_notebook()).cells[2].source
+    namespace = {"check_sinusoidal": check_sinusoidal, "sinusoidal": len}
+    if passed:
+        exec(hidden_test, namespace)
+    else:
+        with pytest.raises(AssertionError) as failure:
+            exec(hidden_test, namespace)
+        assert str(failure.value) == "NOT YET: row 1 is wrong\nHint: mind cos"
+    assert calls == [len]
+
+
+@pytest.mark.parametrize("hints", [False, True], ids=["no hints", "hints"])
+def test_the_help_cell_loses_its_solution_and_keeps_its_hints_only_if_asked(hints):
+    solved = editions.solutions_edition(learner_notebook(), hints=hints)
+    assert not any("Solution" in cell.source for cell in solved.cells if cell.cell_type == "markdown")
+    assert [cell.source for cell in solved.cells if cell.cell_type == "markdown"] == ([HINT.strip()] if hints else [])
+
+
+@pytest.mark.parametrize("hints", [False, True], ids=["no hints", "hints"])
+def test_nbgrader_turns_the_solutions_edition_back_into_the_learner_edition(hints):
     learner = learner_notebook()
-    back = cleared(editions.solutions_edition(learner))
-    assert [c.source for c in back.cells] == [c.source for c in learner.cells]
+    back = cleared(editions.solutions_edition(learner, hints))
+    assert [c.source for c in back.cells] == as_released(learner, hints)
 
 
+@pytest.mark.parametrize("hints", [False, True], ids=["no hints", "hints"])
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_course_notebooks_and_their_solutions_edition_never_drift(path):
+def test_course_notebooks_and_their_solutions_edition_never_drift(path, hints):
     learner = nbformat.read(path, as_version=4)
-    back = cleared(editions.solutions_edition(learner))
-    assert [c.source for c in back.cells] == [c.source for c in learner.cells]
+    back = cleared(editions.solutions_edition(learner, hints))
+    assert [c.source for c in back.cells] == as_released(learner, hints)
 
 
 @pytest.mark.parametrize("broken, message", [
     (lambda nb: setattr(nb.cells[1], "source", "def sinusoidal(T, C):\n    return None"), "no nbgrader stub"),
     (lambda nb: setattr(nb.cells[2], "source", "no solution here"), "Solution"),
+    (lambda nb: setattr(nb.cells[2], "source", nb.cells[2].source.replace("</details>", "")), "no closing </details>"),
     (lambda nb: setattr(nb.cells[3], "source", "check_sinusoidal(sinusoidal)\n# done"), "must end with the check call"),
 ])
 def test_a_notebook_off_the_conventions_is_named(broken, message):
@@ -91,7 +135,10 @@ def test_the_command_writes_every_notebook(tmp_path):
     nbformat.write(learner_notebook(), source / "demo.ipynb")
     assert editions.main(["solutions", "--notebooks", str(source), "--out", str(tmp_path / "out")]) == 0
     assert "### BEGIN SOLUTION" in (tmp_path / "out" / "demo.ipynb").read_text()
+    assert "Hint 1" not in (tmp_path / "out" / "demo.ipynb").read_text()
     assert not list((tmp_path / "out").glob("*.tmp"))
+    assert editions.main(["solutions", "--hints", "--notebooks", str(source), "--out", str(tmp_path / "out")]) == 0
+    assert "Hint 1" in (tmp_path / "out" / "demo.ipynb").read_text()
 
 
 def stored_text(cell) -> str:
@@ -180,48 +227,45 @@ def nbgrader(course: Path, *args):
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-def graded(notebook: str, source_nb, tmp_path):
-    """A teacher's cycle with nbgrader's own commands (README, "For teachers"): generate the assignment from
-    the solutions edition, collect an untouched and a solved submission, autograde both.
-    Returns (the released notebook, {student: score}, the maximum score)."""
-    course = tmp_path / "course"
-    (course / "source" / "ps1").mkdir(parents=True)
-    (course / "nbgrader_config.py").write_text(
-        "c = get_config()\nc.CourseDirectory.course_id = 'minigpt'\n"
-        "c.CourseDirectory.db_assignments = [dict(name='ps1')]\n"
-        "c.CourseDirectory.db_students = [dict(id='untouched'), dict(id='solved')]\n"
-        "c.Execute.timeout = 600\n")
-    nbformat.write(source_nb, course / "source" / "ps1" / notebook)
-    nbgrader(course, "generate_assignment", "ps1")
-    released = nbformat.read(course / "release" / "ps1" / notebook, as_version=4)
-
-    solved = copy.deepcopy(released)
-    for cell, source_cell in zip(solved.cells, source_nb.cells):
-        if editions.is_exercise(cell):  # the learner writes the solution in place of the stub
-            cell.source = "\n".join(line for line in source_cell.source.split("\n") if "### " not in line)
-    for student, nb in (("untouched", released), ("solved", solved)):
-        (course / "submitted" / student / "ps1").mkdir(parents=True)
-        nbformat.write(nb, course / "submitted" / student / "ps1" / notebook)
-    nbgrader(course, "autograde", "ps1")
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        scores = {s: gradebook.find_submission("ps1", s).score for s in ("untouched", "solved")}
-        max_score = gradebook.find_submission("ps1", "solved").max_score
-    return released, scores, max_score
+@pytest.fixture(scope="module")
+def released(tmp_path_factory) -> dict[bool, tuple[Path, Path]]:
+    """{hints: (the solutions edition, what nbgrader generate_assignment released of it)} for every course notebook,
+    the edition written by the command without and with --hints. Generation only, nothing runs: both at once
+    (assignment '*') and with no gradebook, which changes nothing in what is released."""
+    course = tmp_path_factory.mktemp("course")
+    (course / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'minigpt'\n")
+    names = {False: "plain", True: "hints"}
+    for hints, name in names.items():
+        flags = ["--hints"] if hints else []
+        out = course / "source" / name
+        assert editions.main(["solutions", *flags, "--notebooks", str(NOTEBOOKS[0].parent), "--out", str(out)]) == 0
+    nbgrader(course, "generate_assignment", "*", "--no-db")
+    return {hints: (course / "source" / name, course / "release" / name) for hints, name in names.items()}
 
 
-def test_nbgrader_grades_a_synthetic_exercise(tmp_path):
-    learner = learner_notebook()
-    released, scores, max_score = graded("demo.ipynb", editions.solutions_edition(learner), tmp_path)
-    assert [c.source for c in released.cells] == [c.source for c in learner.cells]
-    assert max_score == 2 and scores == {"untouched": 0, "solved": 2}
+def solution_lines(source) -> set[str]:
+    """The lines of a solutions-edition notebook's solutions (between BEGIN and END SOLUTION in its exercise cells),
+    without their indentation, that are at least MIN_SOLUTION_LINE characters long."""
+    found = set()
+    for cell in filter(editions.is_exercise, source.cells):
+        lines = [line.strip() for line in cell.source.split("\n")]
+        found |= set(lines[lines.index(editions.BEGIN_SOLUTION) + 1 : lines.index(editions.END_SOLUTION)])
+    return {line for line in found if len(line) >= MIN_SOLUTION_LINE}
 
 
-def test_nbgrader_generates_and_autogrades_a_course_notebook(tmp_path):
-    """On a real notebook of the course: an untouched submission scores 0, a solved one every point."""
-    path = next(p for p in NOTEBOOKS if p.stem.startswith("01_"))
-    learner = nbformat.read(path, as_version=4)
-    released, scores, max_score = graded(path.name, editions.solutions_edition(learner), tmp_path)
-    assert [c.source for c in released.cells] == [c.source for c in learner.cells]
-    points = sum(c.metadata["nbgrader"]["points"] for c in learner.cells if editions.is_check(c))
-    assert max_score == points > 0
-    assert scores == {"untouched": 0, "solved": points}
+@pytest.mark.parametrize("hints", [False, True], ids=["no hints", "hints"])
+def test_no_released_notebook_holds_a_line_of_any_solution(released, hints):
+    """A solution line leaks when a line of the released notebook contains it; the help cells' hints stay only
+    with --hints, and their Solution blocks never."""
+    source, release = released[hints]
+    leaked, lines = {}, 0
+    for path in NOTEBOOKS:
+        solutions = solution_lines(nbformat.read(source / path.name, as_version=4))
+        shown = [line for cell in nbformat.read(release / path.name, as_version=4).cells
+                 for line in cell.source.split("\n")]
+        leaked[path.stem] = sorted(s for s in solutions if any(s in line for line in shown))
+        lines += len(solutions)
+        text, learner = "\n".join(shown), path.read_text()
+        assert "<summary>Solution" not in text
+        assert text.count("<summary>Hint") == (learner.count("<summary>Hint") if hints else 0)
+    assert lines > 50 and not any(leaked.values()), {name: found for name, found in leaked.items() if found}

@@ -4,6 +4,7 @@
     python -m minigpt.course.editions solutions --out DIR        somewhere else
     python -m minigpt.course.editions solutions 03 06            only notebooks 03 and 06 (names or number prefixes)
     python -m minigpt.course.editions solutions --notebooks DIR  the learner notebooks in DIR
+    python -m minigpt.course.editions solutions --hints          keep the exercises' hints for the students
 
 The learner notebooks are ``notebooks/`` in the current folder, else the one of the source checkout this
 package runs from; an installed package carries no notebooks, so there ``--notebooks`` names them. The
@@ -19,17 +20,24 @@ is marked the way nbgrader marks them, so a teacher can use nbgrader's own comma
 
 - an **exercise cell** (cell metadata ``nbgrader.solution = true``) holds a stub: the signature, a
   docstring, and nbgrader's code stub ``# YOUR CODE HERE`` / ``raise NotImplementedError()``;
-- the markdown cell after it holds the solution in a collapsed ``<details><summary>Solution`` block
-  with one ```` ```python ```` code block;
+- the markdown cell after it, its **help cell**, holds collapsed blocks, each ``<details><summary>TITLE</summary>
+  ... </details>``: zero or more hints (``Hint 1``, ``Hint 2``, ...), then one ``Solution`` holding one
+  ```` ```python ```` code block (and maybe a sentence or two);
 - a **check cell** (``nbgrader.grade = true``, with ``points``) ends with one check call, such as
-  ``check_attention(attention)``, which prints PASS or NOT YET and never raises.
+  ``check_attention(attention)``, which shows PASS or NOT YET (with a hint) and never raises.
 
-The **solutions edition** is derived from it: each stub is replaced by the solution's code between
-``### BEGIN SOLUTION`` and ``### END SOLUTION``, and each check cell gets a hidden test
-(``### BEGIN HIDDEN TESTS`` / ``assert <the check call>`` / ``### END HIDDEN TESTS``) that fails while the
-exercise is not done. That is exactly nbgrader's *source* format: ``nbgrader generate_assignment`` turns
-it back into the learner edition (a test checks that it does, so the two can never drift apart), and
-``nbgrader autograde`` grades a submission by running the hidden tests.
+The **solutions edition** is derived from it, for teachers, and is exactly nbgrader's *source* format:
+
+- each stub is replaced by the solution's code between ``### BEGIN SOLUTION`` and ``### END SOLUTION``;
+- the help cell loses its Solution block, which would hand the answer out, and its Hint blocks unless
+  ``--hints`` keeps them; a help cell left empty is dropped;
+- each check cell gets a hidden test that fails while the exercise is not done, with the check's own
+  NOT YET message and hint (``with_hidden_test``).
+
+``nbgrader generate_assignment`` strips the solutions and hidden tests, which gives the learner edition
+without the removed help blocks, cell for cell (a test checks it, so the editions can never drift apart);
+``nbgrader autograde`` grades a submission by running the hidden tests, and its feedback shows each failed
+check's message and hint. ``minigpt.course.classroom`` sets up the nbgrader course folder they run in.
 """
 
 from __future__ import annotations
@@ -49,6 +57,9 @@ STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]  # nbgrader's default
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_TESTS, END_TESTS = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 _SOLUTION_BLOCK = re.compile(r"<summary>\s*Solution.*?```python\n(.*?)```", re.DOTALL)
+# A help cell's collapsed block, its kind ("Hint" or "Solution": how its summary starts), and the space after it
+_HELP_BLOCK = re.compile(r"<details>\s*<summary>\s*(?P<kind>Hint|Solution)[^<]*</summary>.*?</details>\s*", re.DOTALL)
+CHECKED = "_checked"  # the hidden test's name for the check's result
 
 
 class EditionError(ValueError):
@@ -112,30 +123,54 @@ def with_solution(exercise, solution_markdown: str) -> str:
     return "\n".join(lines[:at] + [indent + BEGIN_SOLUTION, *body, indent + END_SOLUTION] + lines[at + 2 :])
 
 
+def help_for_students(markdown: str, hints: bool = False) -> str:
+    """A help cell as the solutions edition keeps it: without its Solution block, and without its Hint blocks
+    unless ``hints``; any other text stays. '' when nothing is left (the cell is then dropped)."""
+    kept = _HELP_BLOCK.sub(lambda block: block[0] if hints and block["kind"] == "Hint" else "", markdown).strip()
+    if _SOLUTION_BLOCK.search(kept):
+        raise EditionError("the Solution block has no closing </details>; close it, so that it can be left out")
+    return kept
+
+
 def with_hidden_test(check) -> str:
-    last = check.source.rstrip().split("\n")[-1]
-    if not last.strip() or last.startswith((" ", "#")):
-        raise EditionError(f"a check cell must end with the check call, found {last!r}")
-    return f"{check.source.rstrip()}\n{BEGIN_TESTS}\nassert {last}, 'not yet: run the check for its hint'\n{END_TESTS}"
+    """The check cell with a hidden test, which runs the check once and fails with its own message and hint.
+
+    The cell's last line, the check call, is wrapped in ``_checked = (`` ... ``)`` whose two lines are hidden
+    (inside parentheses the delimiters' comment lines are allowed), so the call stays exactly as the
+    learner edition shows it and runs once; then ``assert _checked, _checked``: the check's result is true
+    when it passes, and the AssertionError of one that does not says "NOT YET: ... Hint: ...", which
+    nbgrader's feedback shows under the cell.
+    """
+    *before, call = check.source.rstrip().split("\n")
+    if not call.strip() or call.startswith((" ", "#")):
+        raise EditionError(f"a check cell must end with the check call, found {call!r}")
+    return "\n".join([*before, BEGIN_TESTS, f"{CHECKED} = (", END_TESTS, call,
+                      BEGIN_TESTS, ")", f"assert {CHECKED}, {CHECKED}", END_TESTS])
 
 
-def solutions_edition(notebook):
-    """The solutions (nbgrader source) edition of a learner notebook, outputs cleared."""
+def solutions_edition(notebook, hints: bool = False):
+    """The solutions (nbgrader source) edition of a learner notebook, outputs cleared; ``hints`` keeps the
+    help cells' Hint blocks."""
     nb = nbformat.from_dict(notebook)
+    emptied = []  # help cells with nothing left for the students
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         try:
             if is_exercise(cell):
-                following = next((c for c in nb.cells[i + 1 :] if c.cell_type == "markdown"), None)
-                if following is None:
+                helper = next((c for c in nb.cells[i + 1 :] if c.cell_type == "markdown"), None)
+                if helper is None:
                     raise EditionError("no Solution block after the exercise cell")
-                cell.source = with_solution(cell, following.source)
+                cell.source = with_solution(cell, helper.source)
+                helper.source = help_for_students(helper.source, hints)
+                if not helper.source:
+                    emptied.append(helper)
             elif is_check(cell):
                 cell.source = with_hidden_test(cell)
         except EditionError as error:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {i}")
             raise EditionError(f"{grade_id}: {error}") from None
+    nb.cells = [cell for cell in nb.cells if not any(cell is empty for empty in emptied)]
     return nb
 
 
@@ -180,14 +215,16 @@ def default_notebooks() -> Path:
                        "pass the learner notebooks with --notebooks DIR")
 
 
-def write_solutions(notebooks: Path, out: Path, only: list[str] | tuple[str, ...] = ()) -> list[Path]:
+def write_solutions(notebooks: Path, out: Path, only: list[str] | tuple[str, ...] = (),
+                    hints: bool = False) -> list[Path]:
     """Write the solutions edition of the notebooks in ``notebooks`` (those named in ``only``, else all) into
-    ``out``: all of them, or (on a notebook that is broken or off the conventions) none."""
+    ``out``: all of them, or (on a notebook that is broken or off the conventions) none. ``hints`` keeps the
+    exercises' hints for the students."""
     require_out(out)
     solved = {}
     for source in select(notebooks, only):
         try:
-            solved[source.name] = solutions_edition(read_notebook(source))
+            solved[source.name] = solutions_edition(read_notebook(source), hints)
         except EditionError as error:
             raise EditionError(f"{source.name}: {error}") from None
     try:
@@ -206,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
                         "notebooks/ in the current folder, else in the source checkout)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="where to write it (default: build/solutions/ beside "
                         "the notebooks' folder)")
+    parser.add_argument("--hints", action="store_true", help="keep the exercises' Hint blocks for the students (the "
+                        "Solution blocks always go)")
     args = parser.parse_args(argv)
     try:
         if args.notebooks is None:
@@ -214,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             raise EditionError(f"--notebooks {args.notebooks} is not a folder of .ipynb files")
         if args.out is None:
             args.out = args.notebooks.parent / "build" / "solutions"
-        written = write_solutions(args.notebooks, args.out, args.only)
+        written = write_solutions(args.notebooks, args.out, args.only, args.hints)
     except (ValueError, OSError) as error:  # EditionError is a ValueError, as is a file that is no notebook
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
