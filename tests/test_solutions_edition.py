@@ -3,7 +3,9 @@
 The edition is generated from the learner notebooks (minigpt.course.editions): each exercise holds its solution
 and each check cell ends with a hidden test that asserts the check says PASS. Each notebook runs with another seed
 and torch's kernels for another CPU, and must run without an error: that checks the notebooks' asserts, not the
-stored digits (nbval's lax mode). One test per notebook, so that the processes of ``pytest -n N`` share them out
+stored digits (nbval's lax mode). No cell may fall back on a reference solution: with every exercise solved, each
+``passing_or_reference`` (and notebook 06's GPT made of the learner's pieces, read from 03 and 05 beside it) says
+"using your ...". One test per notebook, so that the processes of ``pytest -n N`` share them out
 (conftest.py hands them out first, since together they are the longest part of the suite)."""
 
 import os
@@ -48,3 +50,6 @@ def test_every_check_of_the_solutions_edition_says_pass(notebook, edition):
     except CellExecutionError as error:  # the cell, and its error: a failed check's assert, or a broken claim
         pytest.fail(f"{notebook.name} (solutions edition, seed 1, {env['ATEN_CPU_CAPABILITY']} kernels):\n{error}",
                     pytrace=False)  # fmt: skip
+    said = "".join(output.get("text", "") for cell in solved.cells if cell.cell_type == "code"
+                   for output in cell.outputs if output.output_type == "stream")
+    assert "using the reference" not in said, f"{notebook.name}: a cell fell back on a reference: {said!r}"

@@ -34,7 +34,7 @@ ATOL = 1e-5  # the learner's answer must match ours this closely (float32)
 _TOLERANCE = {torch.float16: 1e-2, torch.bfloat16: 5e-2}
 
 NOT_IMPLEMENTED = "not implemented yet — replace `raise NotImplementedError()` with your code, then run this cell again."
-_NOT_IMPLEMENTED_HINT = "the steps are in the text above the exercise; the solution is one click away below it."
+_NOT_IMPLEMENTED_HINT = "the docstring above the stub says what to return, and in what shape."
 
 
 def tolerance(dtype: torch.dtype) -> float:

@@ -4,14 +4,24 @@
                                compared with the attention weights a real ``GPT`` produces.
 ``check_teacher_forcing(fn)``  the decoder's input and targets for one target sequence, in the
                                format ``Seq2Seq.generate`` produces (BOS first, EOS last).
+``check_cross_attention(fn)``  the decoder's cross-attention vs ``minigpt.attention.CrossAttention``.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from minigpt.course.exercises._result import Result, failed, passed, with_reference
-from minigpt.course.exercises._tensor_checks import call_learner, check_tensor, int_list_answer, returned, tensor_answer
+from minigpt.course.exercises._tensor_checks import (
+    call_learner,
+    check_tensor,
+    close,
+    diagnose,
+    int_list_answer,
+    returned,
+    tensor_answer,
+)
 
 _VISIBILITY_HINT = (
     "row i is the query token, column j the key token. An encoder (causal=False) lets every token see "
@@ -127,3 +137,64 @@ def check_teacher_forcing(fn, bos_id: int = 1, eos_id: int = 2) -> Result:
                           f"input = [bos_id] + target, targets = target + [eos_id], e.g. {want_in} and {want_out}.")
         return failed(f"{where}.", f"input = [bos_id] + target, targets = target + [eos_id], e.g. {want_in} and {want_out}.")
     return passed("the decoder reads [BOS] + target and learns to predict target + [EOS], as Seq2Seq.generate expects.")
+
+
+def cross_attention(x: torch.Tensor, memory: torch.Tensor, attn) -> torch.Tensor:
+    """The decoder reading the source: x [B, T, C] (decoder states), memory [B, S, C] (the encoder's output) ->
+    [B, T, C], with the weights of ``attn`` (a ``minigpt.attention.CrossAttention``): queries from x through
+    ``attn.c_q``, keys and values from memory through ``attn.c_kv`` (fused: keys first), ``attn.n_head`` heads,
+    no mask (every target position may read every source token), then ``attn.c_proj``."""
+    B, T, C = x.shape
+    S, H = memory.size(1), attn.n_head
+    q = attn.c_q(x).view(B, T, H, C // H).transpose(1, 2)  # [B, H, T, D]
+    k, v = (t.view(B, S, H, C // H).transpose(1, 2) for t in attn.c_kv(memory).split(C, dim=-1))  # [B, H, S, D]
+    y = F.scaled_dot_product_attention(q, k, v)  # [B, H, T, D]
+    return attn.c_proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+_CROSS_HINT = ("q = attn.c_q(x), k, v = attn.c_kv(memory).split(C, dim=-1); split each into heads [B, H, ·, D] with "
+               ".view(B, length, H, D).transpose(1, 2); F.scaled_dot_product_attention(q, k, v) without a mask; heads "
+               "back to [B, T, C]; attn.c_proj.")
+
+
+def _cross_mistakes(x, memory, attn):
+    """(output, hint) of the usual wrong cross-attentions."""
+    B, T, C = x.shape
+    heads = lambda t: t.view(B, t.size(1), attn.n_head, C // attn.n_head).transpose(1, 2)  # noqa: E731
+    merge = lambda y: attn.c_proj(y.transpose(1, 2).reshape(B, T, C))  # noqa: E731
+    q = heads(attn.c_q(x))
+    k, v = (heads(t) for t in attn.c_kv(memory).split(C, dim=-1))
+    k_self, v_self = (heads(t) for t in attn.c_kv(x).split(C, dim=-1))
+    return [
+        (merge(F.scaled_dot_product_attention(q, k, v, is_causal=True)), "no causal mask here: the source is known "
+         "in full, so every target position may read every source token. Call F.scaled_dot_product_attention(q, k, v)."),
+        (merge(F.scaled_dot_product_attention(q, k_self, v_self)), "the keys and values come from the encoder's "
+         "output: attn.c_kv(memory), not attn.c_kv(x). That is what lets the decoder read the source."),
+        (merge(F.scaled_dot_product_attention(q, v, k)), "attn.c_kv(memory) holds the keys first, then the values: "
+         "k, v = attn.c_kv(memory).split(C, dim=-1)."),
+    ]
+
+
+@with_reference(cross_attention)
+def check_cross_attention(fn, *, seed: int = 0) -> Result:
+    """Check ``fn(x, memory, attn) -> [B, T, C]`` against ``minigpt.attention.CrossAttention`` on random weights, with
+    a source (S = 9) longer than the target (T = 5), so queries and keys cannot be swapped unseen."""
+    from minigpt.attention import CrossAttention
+    from minigpt.config import GPTConfig
+
+    with torch.random.fork_rng():  # leave the notebook's random numbers where they were
+        torch.manual_seed(seed)
+        attn = CrossAttention(GPTConfig(n_embd=32, n_head=4, block_size=16, n_layer=1, dropout=0.0)).eval()
+    g = torch.Generator().manual_seed(seed + 1)
+    x, memory = torch.randn(2, 5, 32, generator=g), torch.randn(2, 9, 32, generator=g)
+    with torch.no_grad():
+        expected = attn(x, memory)
+        out = call_learner(fn, x.clone(), memory.clone(), attn, name="your cross_attention", hint=_CROSS_HINT)
+        answer = tensor_answer(out, expected.shape, "cross_attention", "one output per TARGET position: the queries "
+                               "come from x [B, T, C], the keys and values from memory [B, S, C]; the output is [B, T, C].")
+        if isinstance(answer, Result):
+            return answer
+        out, atol = answer
+        if close(out, expected, atol):
+            return passed("your cross-attention matches minigpt.attention.CrossAttention to 1e-5.")
+        return diagnose(out, expected, _cross_mistakes(x, memory, attn), _CROSS_HINT, atol=atol)

@@ -1,12 +1,15 @@
 """Checks for the transformer-block lesson (notebook 05).
 
-``check_rms_norm(fn)``      the learner's RMSNorm vs ``minigpt.norm.RMSNorm``.
-``check_block_params(fn)``  the learner's parameter-count formula vs a real ``minigpt.block.Block``.
+``check_rms_norm(fn)``           the learner's RMSNorm vs ``minigpt.norm.RMSNorm``.
+``check_block(mlp, block_fwd)``  the learner's MLP and block forward pass vs ``minigpt.mlp.MLP`` and
+                                 ``minigpt.block.Block`` on the same weights.
+``check_block_params(fn)``       the learner's parameter-count formula vs a real ``minigpt.block.Block``.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from minigpt.block import Block
 from minigpt.config import GPTConfig
@@ -94,3 +97,118 @@ def check_block_params(fn) -> Result:
         return failed(f"for n_embd={C} you counted {answer:,} parameters, the Block has {expected:,} "
                       f"(difference {missing:+,}).", hint)
     return passed("your formula matches minigpt.block.Block for n_embd = 64, 96 and 384.")
+
+
+# -- the block's forward pass: the MLP and the two residual sublayers ----------------------------------------------
+
+
+def mlp(x: torch.Tensor, layer) -> torch.Tensor:
+    """GPT-2's feed-forward sublayer, x [B, T, C] -> [B, T, C], with the weights of ``layer`` (a
+    ``minigpt.mlp.MLP``): expand to 4C with ``layer.c_fc``, GELU (tanh form), project back with ``layer.c_proj``."""
+    return layer.c_proj(F.gelu(layer.c_fc(x), approximate="tanh"))
+
+
+def block_forward(x: torch.Tensor, block, attention, mlp) -> torch.Tensor:
+    """One pre-norm block, x [B, T, C] -> [B, T, C]: ``attention(h, block.attn)`` and ``mlp(h, block.mlp)``
+    are the two sublayers, each read from a normalised copy and added to the residual stream."""
+    x = x + attention(block.ln_1(x), block.attn)
+    return x + mlp(block.ln_2(x), block.mlp)
+
+
+def reference_attention(h: torch.Tensor, attn) -> torch.Tensor:
+    """Causal multi-head self-attention with ``attn``'s weights: what notebook 03's exercise builds."""
+    return attn(h)
+
+
+def reference_mlp(h: torch.Tensor, layer) -> torch.Tensor:
+    return layer(h)
+
+
+def gpt2_block(seed: int) -> Block:
+    """A GPT-2 style block (LayerNorm with bias, GELU MLP, learned positions, no dropout) with random weights,
+    its norms' weights and biases away from 1 and 0 so that a norm used in the wrong place shows."""
+    with torch.random.fork_rng():  # leave the notebook's random numbers where they were
+        torch.manual_seed(seed)
+        block = Block(GPTConfig(n_embd=32, n_head=4, block_size=16, n_layer=2, bias=True, norm="layernorm", mlp="gelu",
+                                dropout=0.0)).eval()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for norm in (block.ln_1, block.ln_2):
+            norm.weight.copy_(torch.rand(32, generator=g) + 0.5)
+            norm.bias.copy_(torch.randn(32, generator=g) * 0.5)
+    return block
+
+
+_MLP_HINT = "h = layer.c_fc(x) (C -> 4C); h = F.gelu(h, approximate='tanh'); return layer.c_proj(h) (4C -> C)."
+_BLOCK_HINT = ("pre-norm: x = x + attention(block.ln_1(x), block.attn), then x = x + mlp(block.ln_2(x), block.mlp); "
+               "the stream x itself is never normalised.")
+
+
+def _check_mlp(fn, block, x) -> Result | None:
+    """None when ``fn`` is GPT-2's MLP with ``block.mlp``'s weights, else NOT YET naming the mistake."""
+    layer = block.mlp
+    expected = layer(x)
+    out = call_learner(fn, x.clone(), layer, name="your mlp")
+    if isinstance(out, Result):  # it raised, stopped or is a stub: the message says so
+        return out
+    answer = tensor_answer(out, expected.shape, "mlp", "the MLP keeps the shape of x: [B, T, C] (4C only in the middle).")
+    if isinstance(answer, Result):
+        return failed("mlp: " + answer.message, answer.hint)
+    out, atol = answer
+    if close(out, expected, atol):
+        return None
+    hidden = layer.c_fc(x)
+    mistakes = [
+        (layer.c_proj(F.gelu(hidden)), "GPT-2's GELU is the tanh form: F.gelu(h, approximate='tanh'). The exact "
+         "(erf) GELU differs by up to about 0.0005, enough to change a trained model's logits."),
+        (layer.c_proj(F.relu(hidden)), "that is ReLU: GPT-2 uses GELU, F.gelu(h, approximate='tanh')."),
+        (layer.c_proj(hidden), "add the non-linearity between the two layers: without it, two linear layers are one "
+         "linear layer. Use F.gelu(h, approximate='tanh')."),
+    ]
+    result = diagnose(out, expected, mistakes, _MLP_HINT, atol=atol)
+    return failed("mlp: " + result.message, result.hint)
+
+
+def _check_block_forward(fn, block, x) -> Result | None:
+    """None when ``fn`` is the pre-norm block (with our attention and MLP passed in), else NOT YET naming the mistake."""
+    expected = block(x)
+    out = call_learner(fn, x.clone(), block, reference_attention, reference_mlp, name="your block_forward")
+    if isinstance(out, Result):
+        return out
+    answer = tensor_answer(out, expected.shape, "block_forward", "a block keeps the shape of x: [B, T, C].")
+    if isinstance(answer, Result):
+        return failed("block_forward: " + answer.message, answer.hint)
+    out, atol = answer
+    if close(out, expected, atol):
+        return None
+    attn, mlp_, ln_1, ln_2 = block.attn, block.mlp, block.ln_1, block.ln_2
+    post = ln_1(x + attn(x))
+    normalised = ln_1(x)
+    mistakes = [
+        (ln_2(post + mlp_(post)), "that is post-norm, norm(x + sublayer(x)), the original Transformer's order. GPT-2 "
+         "is pre-norm: normalise only the copy that goes into the sublayer, x = x + attention(block.ln_1(x), ...)."),
+        (normalised + attn(normalised) + mlp_(ln_2(normalised + attn(normalised))),
+         "you replaced the stream by its normalised copy (x = block.ln_1(x)): keep x as it is and add the "
+         "sublayer's output to it, x = x + attention(block.ln_1(x), block.attn)."),
+        (mlp_(ln_2(attn(ln_1(x)))), "add each sublayer's output to x (the residual connection): x = x + ..., "
+         "not x = ...; without it a deep stack cannot train."),
+        (x + attn(ln_1(x)) + mlp_(ln_2(x)), "the MLP reads x after attention has been added: compute "
+         "x = x + attention(...) first, then x = x + mlp(block.ln_2(x), ...) with the new x."),
+    ]
+    result = diagnose(out, expected, mistakes, _BLOCK_HINT, atol=atol)
+    return failed("block_forward: " + result.message, result.hint)
+
+
+@with_reference(mlp, block_forward)
+def check_block(learner_mlp, learner_block_forward, *, seed: int = 0) -> Result:
+    """Check ``mlp(x, layer)`` against ``minigpt.mlp.MLP``, then ``block_forward(x, block, attention, mlp)``
+    against ``minigpt.block.Block``, both on the same random weights (block_forward is given our attention and
+    MLP, so its verdict is about the residual wiring alone)."""
+    block = gpt2_block(seed)
+    x = torch.randn(2, 7, 32, generator=torch.Generator().manual_seed(seed + 1)) * 2 + 1
+    with torch.no_grad():
+        for problem in (_check_mlp(learner_mlp, block, x), _check_block_forward(learner_block_forward, block, x)):
+            if problem is not None:  # a Result, falsy when it fails: compare with None, never `or`
+                return problem
+    return passed("your mlp matches minigpt.mlp.MLP and your block_forward matches minigpt.block.Block "
+                             "(pre-norm) to 1e-5.")

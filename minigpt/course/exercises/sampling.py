@@ -104,3 +104,107 @@ def check_distinct_ngram_ratio(learner_ratio: Callable[[Sequence[int], int], flo
             hint = "a sequence of length L has L - n + 1 n-grams (windows ids[i:i+n]); count the distinct ones with a set of tuples"
             return failed(f"for ids={ids}, n={n} you returned {got:.4f}, expected {want:.4f}", _SHORT_HINT if short else hint)
     return passed("your distinct n-gram ratio matches ours on every case")
+
+
+# -- the generation loop ---------------------------------------------------------------------------------------------
+
+
+def generate_loop(model, idx: torch.Tensor, max_new_tokens: int, temperature: float,
+                  generator: torch.Generator) -> torch.Tensor:
+    """Sample ``max_new_tokens`` ids after the prompt ``idx`` [1, T] -> [1, T + max_new_tokens], one at a time:
+    the model sees at most its last ``model.config.block_size`` ids, the last position's logits are divided by
+    the temperature, and the next id is drawn from their softmax with ``torch.multinomial(..., generator=...)``."""
+    for _ in range(max_new_tokens):
+        context = idx[:, -model.config.block_size :]  # the model was trained on block_size positions at most
+        logits, _ = model(context)  # [1, T, V]
+        probs = torch.softmax(logits[:, -1] / temperature, dim=-1)  # [1, V]: only the last position predicts what's next
+        idx = torch.cat([idx, torch.multinomial(probs, 1, generator=generator)], dim=1)
+    return idx
+
+
+def sampling_model(seed: int = 0):
+    """A small GPT with random weights and a short context (block_size 8), so a loop soon has to crop. Its head is
+    scaled up so that its next-token distributions are peaked, as a trained model's are: at initialisation they are
+    nearly uniform, and then a wrong position, context or temperature would draw the same ids as the right one."""
+    from minigpt.config import GPTConfig
+    from minigpt.model import GPT
+
+    with torch.random.fork_rng():  # leave the notebook's random numbers where they were
+        torch.manual_seed(seed)
+        model = GPT(GPTConfig(vocab_size=23, block_size=8, n_layer=1, n_head=2, n_embd=16, dropout=0.0, tie_weights=False))
+    with torch.no_grad():
+        model.lm_head.weight.mul_(20.0)  # logits with a standard deviation of about 1.5
+    return model.eval()
+
+
+_LOOP_HINT = ("each step: context = idx[:, -block_size:]; logits, _ = model(context); probs = softmax of "
+              "logits[:, -1] / temperature; next = torch.multinomial(probs, 1, generator=generator); append it to idx.")
+_CROP_HINT = ("the model takes at most model.config.block_size ids: feed it idx[:, -model.config.block_size:], "
+              "the last block_size ids, at every step.")
+
+
+def _loop_variants(model, prompt, n, temperature, seed) -> list[tuple[list[int], str]]:
+    """(ids, hint) of the usual wrong loops, each run with a generator of the same seed."""
+    def run(choose):
+        g, idx = torch.Generator().manual_seed(seed), prompt.clone()
+        for _ in range(n):
+            logits, _ = model(idx[:, -model.config.block_size :])
+            idx = torch.cat([idx, choose(logits, g)], dim=1)
+        return idx[0].tolist()
+
+    draw = lambda scores, g: torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=g)  # noqa: E731
+    return [
+        (run(lambda lg, g: lg[:, -1].argmax(-1, keepdim=True)), "that is greedy decoding (argmax): sample the next id "
+         "with torch.multinomial(probs, 1, generator=generator), so that the temperature matters."),
+        (run(lambda lg, g: draw(lg[:, -1], g)), "divide the logits by the temperature before the softmax: "
+         "probs = torch.softmax(logits[:, -1] / temperature, dim=-1)."),
+        (run(lambda lg, g: draw(lg[:, -1] * temperature, g)), "divide the logits by the temperature, do not multiply: "
+         "a temperature below 1 must sharpen the distribution."),
+        (run(lambda lg, g: draw(lg[:, 0] / temperature, g)), "take the logits of the LAST position, logits[:, -1]: "
+         "position t predicts the token after t, so only the last one predicts what comes next."),
+    ]
+
+
+def _loop_ids(learner_loop, model, prompt, n, temperature, seed):
+    """The learner's ids for one run, as a list of ints, or a failed Result."""
+    out = call_learner(learner_loop, model, prompt.clone(), n, temperature, torch.Generator().manual_seed(seed),
+                       name="your generate_loop", hint=_LOOP_HINT)
+    if isinstance(out, Result):
+        return failed(out.message, _CROP_HINT) if "exceeds block_size" in out.message else out
+    t = as_tensor(out)
+    if t is None or t.dim() != 2 or t.size(0) != 1:
+        return returned(out, "your generate_loop", f"a LongTensor of shape [1, {prompt.size(1) + n}]",
+                        "append each new id to idx with torch.cat([idx, next_id], dim=1) and return idx.")
+    ids = t[0].tolist()
+    if len(ids) != prompt.size(1) + n:
+        return failed(f"your generate_loop returned {len(ids)} ids; the prompt has {prompt.size(1)} and {n} more "
+                      f"were asked for, so {prompt.size(1) + n}.", "return the prompt followed by the new ids.")
+    if ids[: prompt.size(1)] != prompt[0].tolist():
+        return failed("your generate_loop's output does not start with the prompt.", "return the prompt followed by the new ids.")
+    return ids
+
+
+@with_reference(generate_loop)
+def check_generate_loop(learner_loop: Callable, *, seed: int = 0) -> Result:
+    """Check ``learner_loop(model, idx, max_new_tokens, temperature, generator) -> [1, T + max_new_tokens]`` token for
+    token: against ``minigpt.sampling.generate`` with the same seed while everything fits the context, and against
+    the reference loop when the sequence outgrows it (``generate`` restarts its window differently to reuse its
+    KV cache, so past block_size the two ways of cropping choose differently)."""
+    from minigpt.sampling import generate
+
+    model, temperature = sampling_model(seed), 0.7
+    prompt = torch.randint(0, 23, (1, 3), generator=torch.Generator().manual_seed(seed + 1))
+    with torch.no_grad():
+        for n, want in ((5, generate(model, prompt[0].tolist(), 5, temperature=temperature, seed=seed)),
+                        (14, generate_loop(model, prompt, 14, temperature, torch.Generator().manual_seed(seed))[0].tolist())):
+            got = _loop_ids(learner_loop, model, prompt, n, temperature, seed)
+            if isinstance(got, Result):
+                return got
+            if got != want:
+                first = next(i for i, (a, b) in enumerate(zip(got, want)) if a != b)
+                hint = next((hint for ids, hint in _loop_variants(model, prompt, n, temperature, seed) if ids == got),
+                            _CROP_HINT if first >= model.config.block_size else _LOOP_HINT)
+                return failed(f"with {n} new tokens your ids differ from minigpt's from position {first} on "
+                              f"({got[first]} instead of {want[first]}).", hint)
+    return passed("your loop samples exactly the ids minigpt.sampling.generate samples with the same seed, "
+                  "and crops the context once it outgrows block_size.")

@@ -45,11 +45,18 @@ def reference(check: Callable) -> tuple[Callable, ...]:
     return check.reference
 
 
-def passing_or_reference(check: Callable, *learner_fns: Callable):
-    """The learner's function(s) when ``check`` passes them, else the package's reference solution(s).
+def passing_or_reference(check: Callable, *learner_fns: Callable, where: str = ""):
+    """The learner's function(s) when ``check`` passes them, else the package's reference solution(s), and one
+    printed line saying which: "using your `attention`" or "using the reference `attention` until yours passes"
+    (``where`` adds where yours lives, e.g. "in 03_attention.ipynb").
 
     One function in, one function out (a tuple for checks that take several). The check runs once
     here; it never raises, so an unfinished stub simply means the reference is used.
     """
-    chosen = learner_fns if check(*learner_fns).passed else check.reference
+    names = " and ".join(f"`{getattr(fn, '__name__', None) or ref.__name__}`"
+                         for fn, ref in zip(learner_fns, check.reference))
+    mine = check(*learner_fns).passed
+    place = f" {where}" if where else ""
+    print(f"using your {names}{place}" if mine else f"using the reference {names} until yours passes{place}")
+    chosen = learner_fns if mine else check.reference
     return chosen[0] if len(chosen) == 1 else chosen

@@ -1,8 +1,8 @@
 """Checks for notebook 06 (training a mini GPT).
 
 ``check_get_batch(fn)``       Exercise 1: cut a batch of (input, target) windows from the token stream.
-``check_training_step(fn)``   Exercise 2: one optimiser step by hand (zero_grad, forward, backward, clip, step).
-``check_best_step(fn)``       Exercise 3: early stopping, the step whose checkpoint to keep (lowest val loss).
+``check_gpt_forward(fn)``     Exercise 2: the model's forward pass and its loss, against ``GPT`` on the same weights.
+``check_training_step(fn)``   Exercise 3: one optimiser step by hand (zero_grad, forward, backward, clip, step).
 
 A batch is judged by what makes it right, not by one particular way of drawing it: any sampler
 that draws its start positions from the generator it is given, over every valid start, is fine
@@ -12,13 +12,23 @@ that draws its start positions from the generator it is given, over every valid 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 
 from minigpt.data import get_batch
 from minigpt.course.exercises._result import Result, failed, passed, with_reference
-from minigpt.course.exercises._tensor_checks import as_tensor, call_learner, describe, number_answer, returned
+from minigpt.course.exercises._tensor_checks import (
+    as_tensor,
+    call_learner,
+    close,
+    describe,
+    diagnose,
+    number_answer,
+    returned,
+    tensor_answer,
+)
 
 _RANDINT_HINT = ("draw the starts with torch.randint(len(data) - block_size, (batch_size,), generator=generator): "
                  "every start must leave room for the T+1 tokens of x and y")
@@ -124,78 +134,6 @@ def check_get_batch(learner_get_batch: Callable[[torch.Tensor, int, int, torch.G
         return problem
     return passed("your batches are right: B windows of T tokens, targets shifted by one, starts drawn from the "
                   "generator over the whole text (other draws than minigpt.data.get_batch, which is fine)")
-
-
-def best_step(history: Sequence[dict]) -> int:
-    """Early stopping: the step of the evaluation with the lowest val loss, the checkpoint worth keeping.
-
-    ``history`` is what ``Trainer.fit`` returns, one dict per logged step; only evaluation rows have a
-    ``val_loss``. On a tie the earlier step wins: a later equal loss is no improvement.
-    """
-    evaluations = [row for row in history if row.get("val_loss") is not None]
-    return min(evaluations, key=lambda row: row["val_loss"])["step"]
-
-
-def _history(val_losses: Sequence[float], every: int = 30) -> list[dict]:
-    """A history like Trainer.fit's: a row per 10 steps, with val_loss (and eval_train_loss) every ``every``.
-    The train loss keeps falling, so an answer that reads it (not val_loss) picks the last step."""
-    rows = []
-    for k, val in enumerate(val_losses):
-        step = (k + 1) * every
-        for s in range(step - every + 10, step, 10):
-            rows.append({"step": s, "train_loss": 3.0 - s / 200, "lr": 1e-3})
-        rows.append({"step": step, "train_loss": 3.0 - step / 200, "lr": 1e-3, "val_loss": val,
-                     "eval_train_loss": 2.9 - step / 200})
-    return rows
-
-
-_BEST_CASES = (
-    ("val loss falls, then rises", (2.9, 2.4, 2.1, 1.98, 2.05, 2.2, 2.4)),
-    ("val loss is still falling at the end", (2.9, 2.5, 2.3, 2.2)),
-    ("first evaluation is the best", (1.9, 2.0, 2.1)),
-    ("lowest val loss comes twice", (2.5, 2.1, 2.3, 2.1, 2.4)),
-)
-
-
-def _best_step_hint(got, history, want) -> str:
-    """Name the usual mistake behind a wrong step."""
-    evaluations = [row for row in history if "val_loss" in row]
-    vals = [row["val_loss"] for row in evaluations]
-    lowest = min(vals)
-    if got in (vals.index(lowest), history.index(evaluations[vals.index(lowest)])):
-        return "that is the row's position in the list; return its 'step' value: row['step']."
-    if abs(got - lowest) < 1e-9:
-        return "that is the lowest val loss itself; return the step it was measured at: row['step']."
-    if got == max(evaluations, key=lambda row: row["val_loss"])["step"]:
-        return "that is the HIGHEST val loss: take the min, not the max."
-    if got == history[-1]["step"]:
-        return "that is the last step; early stopping keeps the step where the VAL loss was lowest, " \
-               "which is often earlier (the model overfits after it)."
-    ties = [row["step"] for row in evaluations if row["val_loss"] == lowest]
-    if len(ties) > 1 and got in ties:
-        return "on a tie keep the EARLIER step: a later equal val loss is no improvement (use <, not <=)."
-    return ("skip the rows without a 'val_loss' (training steps), then take the row with the lowest "
-            "row['val_loss']: min(rows, key=lambda row: row['val_loss'])['step'].")
-
-
-@with_reference(best_step)
-def check_best_step(learner_best_step: Callable[[Sequence[dict]], int]) -> Result:
-    """``learner_best_step(history) -> step`` must pick the evaluation with the lowest val loss (the first on
-    a tie), on histories shaped like ``Trainer.fit``'s: training rows without val_loss between the evaluations."""
-    for what, val_losses in _BEST_CASES:
-        history = _history(val_losses)
-        got = call_learner(learner_best_step, [dict(row) for row in history], name=f"when the {what}, your function",
-                           hint="only some rows have a 'val_loss': row.get('val_loss') is None for the others")
-        got = number_answer(got, f"when the {what}, your function", integer=True,
-                            hint="return the step number, an int: row['step']")
-        if isinstance(got, Result):
-            return got
-        want = best_step(history)
-        if got != want:
-            return failed(f"when the {what} (val losses {', '.join(f'{v:.2f}' for v in val_losses)} at steps "
-                          f"30, 60, ...) you picked step {got}; the lowest val loss is at step {want}.",
-                          _best_step_hint(got, history, want))
-    return passed("you keep the checkpoint with the lowest val loss: early stopping at the right step.")
 
 
 # -- Exercise 3: one training step by hand ----------------------------------------------------------------
@@ -326,3 +264,112 @@ def check_training_step(learner_step: Callable) -> Result:
         previous = weights
     return passed(f"your step matches the reference ({_STEP_ORDER}): same loss and same weights to "
                   f"{_STEP_TOL:g} after each of two steps.")
+
+
+# -- the model's forward pass and its loss -------------------------------------------------------------------------
+
+
+def gpt_forward(idx: torch.Tensor, model, block, targets: torch.Tensor | None = None):
+    """The GPT's forward pass with ``model``'s weights: ids [B, T] -> (logits [B, T, V], loss or None).
+
+    Token embeddings plus the learned position of each of the T positions, ``block(x, b)`` for each block b
+    of ``model.transformer.h`` in turn, the final norm, the head; the loss is the mean cross-entropy of
+    the logits against ``targets`` [B, T], the next token at every position (y of a batch: already shifted)."""
+    t = model.transformer
+    x = t.wte(idx) + t.pos.weight[: idx.size(1)]  # [B, T, C] + [T, C]
+    for b in t.h:
+        x = block(x, b)
+    logits = model.lm_head(t.ln_f(x))  # [B, T, V]
+    if targets is None:
+        return logits, None
+    return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+
+def forward_model(seed: int = 0):
+    """The small GPT that checks ``gpt_forward``: learned positions, LayerNorm, GELU MLP, no dropout, random weights
+    (the final norm's too, so that leaving it out shows)."""
+    from minigpt.config import GPTConfig
+    from minigpt.model import GPT
+
+    with torch.random.fork_rng():  # leave the notebook's random numbers where they were
+        torch.manual_seed(seed)
+        model = GPT(GPTConfig(vocab_size=29, block_size=16, n_layer=2, n_head=4, n_embd=32, pos="learned",
+                              norm="layernorm", mlp="gelu", bias=True, dropout=0.0)).eval()
+    with torch.no_grad():
+        g = torch.Generator().manual_seed(seed)
+        model.transformer.ln_f.weight.copy_(torch.rand(32, generator=g) + 0.5)
+        model.transformer.ln_f.bias.copy_(torch.randn(32, generator=g) * 0.5)
+    return model
+
+
+_FORWARD_HINT = ("x = model.transformer.wte(idx) + model.transformer.pos.weight[:T]; x = block(x, b) for each b in "
+                 "model.transformer.h; logits = model.lm_head(model.transformer.ln_f(x)); loss = "
+                 "F.cross_entropy(logits.flatten(0, 1), targets.flatten()).")
+
+
+def _forward_mistakes(model, idx, targets):
+    """(logits, loss, hint) of the usual wrong forward passes."""
+    t = model.transformer
+
+    def run(x, norm=True):
+        for b in t.h:
+            x = b(x)
+        return model.lm_head(t.ln_f(x) if norm else x)
+
+    loss = lambda logits, y: F.cross_entropy(logits.flatten(0, 1), y.flatten())  # noqa: E731
+    embedded = t.wte(idx) + t.pos.weight[: idx.size(1)]
+    no_positions, no_norm, right = run(t.wte(idx)), run(embedded, norm=False), run(embedded)
+    return [
+        (no_positions, loss(no_positions, targets), "add the positions: x = model.transformer.wte(idx) + "
+         "model.transformer.pos.weight[:T]; without them the blocks cannot tell the order of the tokens."),
+        (no_norm, loss(no_norm, targets), "apply the final norm before the head: "
+         "logits = model.lm_head(model.transformer.ln_f(x)); a pre-norm stack never normalises the stream itself."),
+        (right, loss(right[:, :-1], targets[:, 1:]), "the targets are already shifted (y[t] is the token after "
+         "x[t]): compare logits[:, t] with targets[:, t], every position, without shifting again."),
+        (right, F.cross_entropy(right.softmax(-1).flatten(0, 1), targets.flatten()), "pass the logits themselves to "
+         "F.cross_entropy: it applies log-softmax itself, so a softmax before it is applied twice."),
+    ]
+
+
+def _forward_answer(out, shape, with_targets: bool):
+    """(logits tensor, loss float or None, tolerance) from the learner's return value, or a failed Result."""
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        return returned(out, "your gpt_forward", "a pair (logits, loss)",
+                        "end with: return logits, loss (loss is None when targets is None), as model(idx, targets) does.")
+    answer = tensor_answer(out[0], shape, "the logits", "one score per vocabulary entry at every position: [B, T, V].")
+    if isinstance(answer, Result):
+        return answer
+    logits, atol = answer
+    if not with_targets:
+        return (logits, None, atol) if out[1] is None else returned(
+            out[1], "the loss without targets", "None", "return logits, None when targets is None.")
+    loss = number_answer(out[1], "the loss", hint="return the mean cross-entropy, a number (a 0-d tensor is fine).")
+    return loss if isinstance(loss, Result) else (logits, float(loss), atol)
+
+
+@with_reference(gpt_forward)
+def check_gpt_forward(learner_forward: Callable, *, seed: int = 0) -> Result:
+    """Check ``learner_forward(idx, model, block, targets=None) -> (logits, loss)`` against ``model(idx, targets)``
+    on a small GPT (logits to 1e-5, loss to 1e-4), with our block (``b(x)``) passed in, with and without targets."""
+    model = forward_model(seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    idx, targets = torch.randint(0, 29, (2, 11), generator=g), torch.randint(0, 29, (2, 11), generator=g)
+    with torch.no_grad():
+        want_logits, want_loss = model(idx, targets)
+        for with_targets in (False, True):
+            out = call_learner(learner_forward, idx.clone(), model, lambda x, b: b(x),
+                               targets.clone() if with_targets else None, name="your gpt_forward")
+            answer = _forward_answer(out, want_logits.shape, with_targets) if not isinstance(out, Result) else out
+            if isinstance(answer, Result):
+                return answer
+            logits, loss, atol = answer
+            wrong = _forward_mistakes(model, idx, targets)
+            if not close(logits, want_logits, atol):
+                return diagnose(logits, want_logits, [(w, hint) for w, _, hint in wrong], _FORWARD_HINT, atol=atol)
+            if with_targets and abs(loss - want_loss.item()) > max(1e-4, 10 * atol):
+                known = next((hint for w, wl, hint in wrong if close(w, want_logits) and abs(loss - wl.item()) < 1e-4),
+                             "loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten()): the mean over all B*T "
+                             "predictions.")
+                return failed(f"the logits are right, but your loss is {loss:.4f} and the model's is "
+                              f"{want_loss.item():.4f}.", known)
+    return passed("your forward pass matches minigpt's GPT: the logits to 1e-5 and the loss to 1e-4.")
