@@ -144,47 +144,37 @@ _BLOCK_HINT = ("pre-norm: x = x + attention(block.ln_1(x), block.attn), then x =
                "the stream x itself is never normalised.")
 
 
-def _check_mlp(fn, block, x) -> Result | None:
-    """None when ``fn`` is GPT-2's MLP with ``block.mlp``'s weights, else NOT YET naming the mistake."""
-    layer = block.mlp
-    expected = layer(x)
-    out = call_learner(fn, x.clone(), layer, name="your mlp")
+def _answer_problem(what: str, out, expected, shape_hint: str, mistakes, generic_hint: str) -> Result | None:
+    """None when the learner's ``out`` matches ``expected``, else NOT YET saying what came back or, when it
+    matches one, which of ``mistakes()`` (a list of (output, hint), made only when needed) it is."""
     if isinstance(out, Result):  # it raised, stopped or is a stub: the message says so
         return out
-    answer = tensor_answer(out, expected.shape, "mlp", "the MLP keeps the shape of x: [B, T, C] (4C only in the middle).")
+    answer = tensor_answer(out, expected.shape, what, shape_hint)
     if isinstance(answer, Result):
-        return failed("mlp: " + answer.message, answer.hint)
+        return failed(f"{what}: {answer.message}", answer.hint)
     out, atol = answer
     if close(out, expected, atol):
         return None
+    result = diagnose(out, expected, mistakes(), generic_hint, atol=atol)
+    return failed(f"{what}: {result.message}", result.hint)
+
+
+def _mlp_mistakes(layer, x):
     hidden = layer.c_fc(x)
-    mistakes = [
+    return [
         (layer.c_proj(F.gelu(hidden)), "GPT-2's GELU is the tanh form: F.gelu(h, approximate='tanh'). The exact "
          "(erf) GELU differs by up to about 0.0005, enough to change a trained model's logits."),
         (layer.c_proj(F.relu(hidden)), "that is ReLU: GPT-2 uses GELU, F.gelu(h, approximate='tanh')."),
         (layer.c_proj(hidden), "add the non-linearity between the two layers: without it, two linear layers are one "
          "linear layer. Use F.gelu(h, approximate='tanh')."),
     ]
-    result = diagnose(out, expected, mistakes, _MLP_HINT, atol=atol)
-    return failed("mlp: " + result.message, result.hint)
 
 
-def _check_block_forward(fn, block, x) -> Result | None:
-    """None when ``fn`` is the pre-norm block (with our attention and MLP passed in), else NOT YET naming the mistake."""
-    expected = block(x)
-    out = call_learner(fn, x.clone(), block, reference_attention, reference_mlp, name="your block_forward")
-    if isinstance(out, Result):
-        return out
-    answer = tensor_answer(out, expected.shape, "block_forward", "a block keeps the shape of x: [B, T, C].")
-    if isinstance(answer, Result):
-        return failed("block_forward: " + answer.message, answer.hint)
-    out, atol = answer
-    if close(out, expected, atol):
-        return None
+def _block_mistakes(block, x):
     attn, mlp_, ln_1, ln_2 = block.attn, block.mlp, block.ln_1, block.ln_2
     post = ln_1(x + attn(x))
     normalised = ln_1(x)
-    mistakes = [
+    return [
         (ln_2(post + mlp_(post)), "that is post-norm, norm(x + sublayer(x)), the original Transformer's order. GPT-2 "
          "is pre-norm: normalise only the copy that goes into the sublayer, x = x + attention(block.ln_1(x), ...)."),
         (normalised + attn(normalised) + mlp_(ln_2(normalised + attn(normalised))),
@@ -195,8 +185,20 @@ def _check_block_forward(fn, block, x) -> Result | None:
         (x + attn(ln_1(x)) + mlp_(ln_2(x)), "the MLP reads x after attention has been added: compute "
          "x = x + attention(...) first, then x = x + mlp(block.ln_2(x), ...) with the new x."),
     ]
-    result = diagnose(out, expected, mistakes, _BLOCK_HINT, atol=atol)
-    return failed("block_forward: " + result.message, result.hint)
+
+
+def _check_mlp(fn, block, x) -> Result | None:
+    """None when ``fn`` is GPT-2's MLP with ``block.mlp``'s weights, else NOT YET naming the mistake."""
+    out = call_learner(fn, x.clone(), block.mlp, name="your mlp")
+    return _answer_problem("mlp", out, block.mlp(x), "the MLP keeps the shape of x: [B, T, C] (4C only in the middle).",
+                           lambda: _mlp_mistakes(block.mlp, x), _MLP_HINT)
+
+
+def _check_block_forward(fn, block, x) -> Result | None:
+    """None when ``fn`` is the pre-norm block (with our attention and MLP passed in), else NOT YET naming the mistake."""
+    out = call_learner(fn, x.clone(), block, reference_attention, reference_mlp, name="your block_forward")
+    return _answer_problem("block_forward", out, block(x), "a block keeps the shape of x: [B, T, C].",
+                           lambda: _block_mistakes(block, x), _BLOCK_HINT)
 
 
 @with_reference(mlp, block_forward)
