@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 
 
 class WrongType(TypeError, ValueError):
@@ -155,3 +156,16 @@ def _range(minimum, maximum, min_open: bool = False, max_open: bool = False) -> 
     if maximum is not None:
         return f" {'<' if max_open else '<='} {maximum}"
     return ""
+
+
+def run_tool(prog: str, work) -> int:
+    """A command-line tool's exit status: ``work()`` returns the line to print on success (status 0); bad input,
+    a ValueError or an OSError, is one line on stderr, ``{prog}: error: ...`` (status 2). Any other exception is a
+    bug and keeps its traceback."""
+    try:
+        done = work()
+    except (ValueError, OSError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    print(done, end="" if done.endswith("\n") else "\n")
+    return 0

@@ -29,9 +29,9 @@ import argparse
 import copy
 import os
 import re
-import sys
 from pathlib import Path
 
+from minigpt.arguments import run_tool
 from minigpt.files import atomic_write, cannot_write
 
 CONFIG = "nbgrader_config.py"
@@ -138,17 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", type=Path, help="the course folder to make (its name is the course id)")
     parser.add_argument("--show", action="store_true", help="print the settings instead of writing anything")
     args = parser.parse_args(argv)
-    try:
-        if args.show:
-            print(settings(args.folder), end="")
-            return 0
-        config = make_course(args.folder)
-    except (ValueError, OSError) as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
-    print(f"wrote {config} (course {args.folder.resolve().name}) and {args.folder / EXCHANGE}/")
-    return 0
 
+    def work() -> str:
+        if args.show:
+            return settings(args.folder)
+        config = make_course(args.folder)
+        return f"wrote {config} (course {args.folder.resolve().name}) and {args.folder / EXCHANGE}/"
+
+    return run_tool(parser.prog, work)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -45,11 +45,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 
+from minigpt.arguments import run_tool
 from minigpt.files import atomic_write, cannot_write
 
 CHECKOUT = Path(__file__).resolve().parents[2]  # the source checkout, when the package runs from one
@@ -246,20 +246,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hints", action="store_true", help="keep the exercises' Hint blocks for the students (the "
                         "Solution blocks always go)")
     args = parser.parse_args(argv)
-    try:
+
+    def work() -> str:
         if args.notebooks is None:
             args.notebooks = default_notebooks()
         elif not args.notebooks.is_dir():
             raise EditionError(f"--notebooks {args.notebooks} is not a folder of .ipynb files")
         if args.out is None:
             args.out = args.notebooks.parent / "build" / "solutions"
-        written = write_solutions(args.notebooks, args.out, args.only, args.hints)
-    except (ValueError, OSError) as error:  # EditionError is a ValueError, as is a file that is no notebook
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
-    print(f"wrote the solutions edition of {len(written)} notebook{'' if len(written) == 1 else 's'} to {args.out}")
-    return 0
+        written = write_solutions(args.notebooks, args.out, args.only, args.hints)  # EditionError is a ValueError
+        return f"wrote the solutions edition of {len(written)} notebook{'' if len(written) == 1 else 's'} to {args.out}"
 
+    return run_tool(parser.prog, work)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -61,8 +61,9 @@ def earlier_pieces(folder: str | Path = ".") -> dict:
     the reference; prints one line per check saying which."""
     folder = Path(folder)
     namespace = {"torch": torch, "F": F, "nn": nn, "math": math, "np": np}
+    notebooks = {number: exercise_sources(folder, number) for number, _, _ in EARLIER_PIECES}  # each read once
     for number, names, check in EARLIER_PIECES:
-        notebook, cells = exercise_sources(folder, number)
+        notebook, cells = notebooks[number]
         defined = run_cells([cells[name] for name in names], namespace) if all(n in cells for n in names) else None
         # a function the cell does not define counts as a stub of that name, so the printed line names the piece
         learner = [(defined or {}).get(name) or _named_stub(name) for name in names]
