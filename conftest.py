@@ -13,6 +13,9 @@ if _shared.is_dir():
     os.environ.setdefault("MINIGPT_DATA_DIR", str(_shared))
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(_shared / "tiktoken_cache"))
 
+# The browser tests' demo notebook holds no outputs to compare, and those tests run it in JupyterLab itself.
+collect_ignore = ["tests/browser/demo.ipynb"]
+
 # `-n N` (pytest-xdist) runs the suite in N processes: each computes with one thread, and so do the notebook
 # kernels and the commands it starts (they inherit this), since N processes with several threads each on N cores
 # run many times slower than one.

@@ -14,8 +14,9 @@ script checks that the stored notebooks hold on other runs:
 - seeds 1 and 2 and the learner scale in nbval's **lax** mode: other runs print other numbers, and only
   the asserts are checked.
 
-(CI itself runs seed 0 with two threads strictly, and the solutions edition with seed 1 and another CPU's kernels
-in lax mode: see tests/test_solutions_edition.py.)
+(CI itself runs seed 0 with one thread per process strictly, and the solutions edition with seed 1 in lax mode, on
+AVX2 kernels where the CPU has AVX-512: see tests/test_solutions_edition.py. The non-vectorised kernels are checked
+only here.)
 Each notebook runs in its own pytest process and fresh kernel. The matrix runs one-thread conditions
 two at a time (``--workers``), one per core; ``--times`` runs one notebook at a time with two threads, as
 a learner's laptop would, and only means something on an otherwise idle machine.
