@@ -71,9 +71,35 @@ def pytest_xdist_make_scheduler(config, log):
     return NotebookScheduling(config, log)
 
 
+# Every notebook kernel a test starts gets KERNEL_ENV. No download of GPT-2 (548 MB) during a test run: notebook 13
+# then uses GPT-2 only if it is already in the Hugging Face cache, and otherwise says how to get it. No pictures:
+# nbval never compares one (image/png is in its skip list), so drawing them cost a browser per notebook and seconds
+# per 3D scene for nothing; the stored pictures are checked where they are read (tests/test_stored_notebooks.py,
+# tests/test_browser.py), and drawing them by tests/test_picture.py and the README's teacher steps.
+KERNEL_ENV = {"HF_HUB_OFFLINE": "1", "BROWSER_PATH": os.path.join(os.devnull, "no-browser")}  # names no browser
+_saved_env: dict[str, str | None] = {}
+
+
+@pytest.fixture
+def kernel_env() -> dict[str, str]:
+    """The environment a notebook kernel started by a test gets on top of the process's own (see KERNEL_ENV)."""
+    return dict(KERNEL_ENV)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
-    """Notebook kernels start in this hook's wake: tell them never to download GPT-2 (548 MB) during a test run.
-    Notebook 13 then uses GPT-2 only if it is already in the Hugging Face cache, and otherwise says how to get it."""
+    """nbval starts a notebook's kernel in this hook's wake: with KERNEL_ENV, taken back after each cell."""
     if item.path.suffix == ".ipynb":
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        for name, value in KERNEL_ENV.items():
+            _saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+
+def pytest_runtest_teardown(item):
+    if item.path.suffix == ".ipynb":
+        for name, value in _saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        _saved_env.clear()

@@ -6,6 +6,7 @@ path of the machine. That path is the one the notebook is stored with, so it is 
 test suite runs the notebook itself without the weights (nbval, strictly, and the solutions edition), and a fresh
 run whose compared outputs differ from these fails there."""
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -26,24 +27,24 @@ def gpt2_tokenizer():
         pytest.skip(f"tiktoken's gpt2 encoding is not available offline here: {e}")
 
 
-def _run_notebook() -> str:
+def _run_notebook(kernel_env: dict[str, str]) -> str:
     """Execute notebook 13 in a fresh kernel (an error in any cell fails the test); all its outputs as one text."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()  # fmt: skip
+                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute(env={**os.environ, **kernel_env})
     return outputs_text(nb)
 
 
-def test_notebook_11_runs_every_gpt2_cell_when_weights_are_present(tmp_path, monkeypatch, gpt2_tokenizer):
+def test_notebook_11_runs_every_gpt2_cell_when_weights_are_present(tmp_path, monkeypatch, gpt2_tokenizer, kernel_env):
     torch.manual_seed(0)
     config = transformers.GPT2Config(vocab_size=gpt2_tokenizer.vocab_size, n_positions=128, n_embd=32, n_layer=2,
                                      n_head=2)  # fmt: skip
     transformers.GPT2LMHeadModel(config).save_pretrained(tmp_path / "stand-in")
     monkeypatch.setenv("MINIGPT_GPT2", str(tmp_path / "stand-in"))
 
-    text = _run_notebook()
+    text = _run_notebook(kernel_env)
     assert "loaded GPT-2: 2 layers x 2 heads, d_model 32" in text
     assert "stand-in:" not in text, "the notebook trained the stand-in although GPT-2's weights were there"
     for expected in ("AttentionView(layers=2, heads=2", "SamplingExplorer(vocab=50257", "induction score",

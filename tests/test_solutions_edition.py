@@ -8,9 +8,7 @@ with every exercise solved, each ``passing_or_reference`` (and notebook 06's GPT
 from 03 and 05 beside it) says "using your ...". One test per notebook, so that the processes of ``pytest -n N``
 share them out (conftest.py hands them out first, since together they are the longest part of the suite).
 
-The edition draws no pictures (``BROWSER_PATH`` names no browser, so every view is live only): the pictures are
-checked where they are stored, by nbval on the learner notebooks and by tests/test_browser.py, and here they would
-cost a browser per notebook."""
+Its kernels get the test suite's ``kernel_env`` (conftest.py): GPT-2 is never downloaded, and no picture drawn."""
 
 import os
 from pathlib import Path
@@ -46,11 +44,10 @@ def edition(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
-def test_every_check_of_the_solutions_edition_says_pass(notebook, edition):
+def test_every_check_of_the_solutions_edition_says_pass(notebook, edition, kernel_env):
     solved = editions.read_notebook(edition / notebook.name)
     env = {key: value for key, value in os.environ.items() if key != "ATEN_CPU_CAPABILITY"}
-    env.update(MINIGPT_SCALE="ci", MINIGPT_SEED="1", HF_HUB_OFFLINE="1", BROWSER_PATH=str(edition / "no-browser"),
-               **other_cpu_kernels())  # fmt: skip
+    env.update(kernel_env, MINIGPT_SCALE="ci", MINIGPT_SEED="1", **other_cpu_kernels())
     kernels = env.get("ATEN_CPU_CAPABILITY", "native")
     client = NotebookClient(solved, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(edition)}})
     try:
