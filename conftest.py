@@ -90,9 +90,8 @@ def kernel_env() -> dict[str, str]:
 def pytest_runtest_setup(item):
     """nbval starts a notebook's kernel in this hook's wake: with KERNEL_ENV, taken back after each cell."""
     if item.path.suffix == ".ipynb":
-        for name, value in KERNEL_ENV.items():
-            _saved_env.setdefault(name, os.environ.get(name))
-            os.environ[name] = value
+        _saved_env.update({name: os.environ.get(name) for name in KERNEL_ENV})
+        os.environ.update(KERNEL_ENV)
 
 
 def pytest_runtest_teardown(item):

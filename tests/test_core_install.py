@@ -4,13 +4,13 @@ for torch: the very build this suite runs on is lent to it (a .pth file naming l
 needs, and nothing else), since unpacking its 700 MB again would test pip, not this package."""
 
 import importlib.metadata
-import re
 import subprocess
 import sys
 import venv
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -28,7 +28,7 @@ def lend_torch(python: Path, folder: Path) -> None:
     lent, wanted = set(), ["torch"]
     while wanted:
         distribution = importlib.metadata.distribution(wanted.pop())
-        name = re.sub(r"[-_.]+", "-", distribution.metadata["Name"]).lower()
+        name = canonicalize_name(distribution.metadata["Name"])
         if name in lent or name in ("pip", "setuptools"):  # the venv has its own
             continue
         lent.add(name)
@@ -36,8 +36,8 @@ def lend_torch(python: Path, folder: Path) -> None:
             top = Path(str(file)).parts[0]
             if top != ".." and not (folder / top).exists():  # ".." : scripts, outside site-packages
                 (folder / top).symlink_to(Path(distribution.locate_file(top)))
-        wanted += [Requirement(r).name for r in distribution.requires or []
-                   if Requirement(r).marker is None or Requirement(r).marker.evaluate({"extra": ""})]
+        requirements = [Requirement(line) for line in distribution.requires or []]
+        wanted += [r.name for r in requirements if r.marker is None or r.marker.evaluate({"extra": ""})]
     site = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
     (Path(site) / "lent_torch.pth").write_text(f"{folder}\n")
 

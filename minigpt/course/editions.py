@@ -259,5 +259,6 @@ def main(argv: list[str] | None = None) -> int:
 
     return run_tool(parser.prog, work)
 
+
 if __name__ == "__main__":
     raise SystemExit(main())
