@@ -73,21 +73,21 @@ class TrainingDashboard(View):
             return len(self.history["train"])
         return require_int(info["step"], "info['step'] (the training step)", 0)
 
+    def _record(self, info: dict, key: str, series: str) -> None:
+        """Append (step, info[key]) to ``self.history[series]`` when info holds that number."""
+        value = _number(info, key)
+        if value is not None:
+            self.history[series].append((self._step(info), value))
+
     def on_step(self, trainer, info: dict) -> None:
         self._note_total(trainer)
-        loss = _number(info, "train_loss")
-        if loss is not None:
-            self.history["train"].append((self._step(info), loss))
-        speed = _number(info, "tokens_per_s")
-        if speed is not None:
-            self.history["tokens_per_s"].append((self._step(info), speed))
+        self._record(info, "train_loss", "train")
+        self._record(info, "tokens_per_s", "tokens_per_s")
         self._push(force=False)
 
     def on_eval(self, trainer, info: dict) -> None:
         self._note_total(trainer)
-        loss = _number(info, "val_loss")
-        if loss is not None:
-            self.history["val"].append((self._step(info), loss))
+        self._record(info, "val_loss", "val")
         train = _number(info, "train_loss")
         if train is not None and not self.history["train"]:
             self.history["train"].append((self._step(info), train))
