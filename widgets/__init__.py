@@ -15,8 +15,10 @@ try:
     import ipywidgets  # noqa: F401
     import plotly  # noqa: F401
 except ImportError as missing:  # the core install (pip install minigpt-course) trains and samples without views
+    # the import's own words too: a package that is installed but fails to import needs another fix
     raise ImportError(f"the views need {missing.name}, which comes with the views extra: "
-                      "pip install 'minigpt-course[views]' (or the course's pip install -r requirements.txt)") from None
+                      "pip install 'minigpt-course[views]' (or the course's pip install -r requirements.txt); "
+                      f"the import said: {missing}") from None
 
 from .attention import AttentionView  # noqa: E402
 from .dashboard import TrainingDashboard  # noqa: E402
