@@ -1,5 +1,5 @@
 """FlashAttention's online softmax, the memory watcher, speculative decoding, RoPE extension, linear attention
-and int4 weights (notebook 11): each proved against the plain computation it replaces."""
+and int4 weights (notebooks 11 and 12): each proved against the plain computation it replaces."""
 
 import pytest
 import torch

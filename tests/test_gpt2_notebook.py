@@ -37,7 +37,7 @@ def _run_notebook(kernel_env: dict[str, str]) -> str:
     return outputs_text(nb)
 
 
-def test_notebook_11_runs_every_gpt2_cell_when_weights_are_present(tmp_path, monkeypatch, gpt2_tokenizer, kernel_env):
+def test_notebook_13_runs_every_gpt2_cell_when_weights_are_present(tmp_path, monkeypatch, gpt2_tokenizer, kernel_env):
     torch.manual_seed(0)
     config = transformers.GPT2Config(vocab_size=gpt2_tokenizer.vocab_size, n_positions=128, n_embd=32, n_layer=2,
                                      n_head=2)  # fmt: skip
