@@ -130,7 +130,10 @@ def test_passing_or_reference_says_which_version_runs(capsys):
     def attention(q, k, v, causal=True):
         raise NotImplementedError()
 
-    assert passing_or_reference(check, attention) is check.reference[0]
+    attention = passing_or_reference(check, attention)  # as a notebook does: the name now holds the reference
+    assert attention is check.reference[0]
+    assert capsys.readouterr().out == "using the reference `attention` until yours passes\n"
+    assert passing_or_reference(check, attention) is check.reference[0]  # the same cell, run again
     assert capsys.readouterr().out == "using the reference `attention` until yours passes\n"
     mine = lambda q, k, v, causal=True: check.reference[0](q, k, v, causal)  # noqa: E731
     mine.__name__ = "attention"

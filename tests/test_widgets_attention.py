@@ -45,15 +45,38 @@ def test_selecting_a_token_updates_lines_to_that_row():
         view.select(query=q)
         fig = view.text_figure()
         assert len(fig.data) == 2 + 3 * 2
-        for trace_offset, head in ((2, 0), (5, 2)):
+        for head in (0, 2):
             drawn = set()
-            for trace in fig.data[trace_offset : trace_offset + 3]:
+            for trace in (t for t in fig.data[2:] if t.name == f"head {head}"):
                 ys = np.asarray(trace.y, dtype=float)
                 drawn |= {int(-y) for y in ys[1::3]}  # segment ends are the keys
                 assert np.all(ys[0::3] == -q)  # every segment starts at the query
             expected = {k for k in range(8) if w[1, head, q, k] >= 0.02}
             assert drawn == expected
     assert view.selection["query"] == 3
+
+
+def test_the_selected_head_is_drawn_on_top_and_the_legend_keeps_head_order():
+    view = AttentionView(tokens(8), causal_weights(T=8), layer=1, head=1)
+    fig = view.text_figure()
+    assert [t.name for t in fig.data[-3:]] == ["head 1"] * 3  # drawn last, so its lines cover the others
+    ranks = {t.name: t.legendrank for t in fig.data[2:] if t.showlegend}
+    assert sorted(ranks, key=ranks.get) == ["head 0", "head 1", "head 2"]
+
+
+def test_a_causal_text_view_shows_every_key_the_query_can_see():
+    # 59 tokens, a window of 48, the query at 44: a window centred on the query would start at 11 and cut
+    # off keys 0-10, which the query can see; under the causal mask the window ends at the query instead
+    view = AttentionView(tokens(59), causal_weights(T=59), query=44, text_window=48)
+    keys = list(view.text_figure().data[1].text)
+    assert keys[0] == tokens(59)[0] and keys[-1] == tokens(59)[47] and len(keys) == 48
+    assert "(tokens 0-47 of 59)" in view.text_figure().layout.title.text
+    view.select(query=5)  # early queries keep the window at the start
+    assert list(view.text_figure().data[1].text) == tokens(59)[:48]
+    view.select(query=58)
+    assert list(view.text_figure().data[1].text) == tokens(59)[11:]
+    view._on_text_click({"curve": 0, "point": 0})  # the left column's first row is token 11
+    assert view.selection["query"] == 11
 
 
 def test_clicks_update_selection():

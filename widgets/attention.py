@@ -299,23 +299,34 @@ class AttentionView(View):
         start = min(max(0, centre - self.text_window // 2), max(0, n - self.text_window))
         return start, min(n, start + self.text_window)
 
+    def _query_window(self) -> tuple[int, int]:
+        """The positions of the text view's left column: a window around the selected query. Under a causal
+        mask the query sees only itself and earlier tokens, so the window ends at the query when it cannot
+        hold everything: what the query attends to is never cut off for the sake of tokens it cannot see."""
+        n, q = len(self.query_tokens), self._state["query"]
+        if self.causal and self.query_tokens is self.key_tokens:
+            start = max(0, min(q + 1 - self.text_window, n - self.text_window))
+            return start, min(n, start + self.text_window)
+        return self._window(n, q)
+
     def text_figure(self) -> go.Figure:
         """Text view: queries on the left, keys on the right, lines from the selected query.
 
         Trace order is fixed: [queries, keys, then 3 line traces (strong, medium, weak) per row
-        in ``query_rows()``], so there are 2 + 3 * len(rows) traces.
+        in ``query_rows()``, the selected head's last], so there are 2 + 3 * len(rows) traces. The selected
+        head is drawn on top: where two heads look at the same key, its line is the one you see.
         """
         s = self._state
         q = s["query"]
         rows = self.query_rows()
-        qa, qb = self._window(len(self.query_tokens), q)
+        qa, qb = self._query_window()
         if self.query_tokens is self.key_tokens:
             ka, kb = qa, qb
         else:
             ka, kb = self._window(len(self.key_tokens), int(np.argmax(np.abs(sum(rows.values())))))
         q_idx, k_idx = np.arange(qa, qb), np.arange(ka, kb)
         y_q, y_k = -(q_idx - qa), -(k_idx - ka)
-        names = list(rows)
+        names = sorted(rows, key=lambda name: name == f"head {s['head']}")  # the selected head last: on top
         colours = [theme.head_colour(int(n.split()[1])) if n.startswith("head") else theme.ACCENT for n in names]
 
         stacked = np.abs(np.stack([rows[n][ka:kb] for n in names]))  # [n_rows, window]
@@ -346,7 +357,7 @@ class AttentionView(View):
                 ys = np.column_stack([np.full(len(keys), yq), y_k[keys], np.full(len(keys), np.nan)]).ravel()
                 traces.append(dict(type="scatter", x=xs, y=ys, mode="lines", line=dict(color=colour, width=width),
                                    opacity=opacity, name=name, legendgroup=name, showlegend=b == legend_bucket,
-                                   hoverinfo="skip"))  # fmt: skip
+                                   legendrank=list(rows).index(name), hoverinfo="skip"))  # fmt: skip
         layer_txt = f"layer {s['layer']}" + (f", {s['aggregation']}" if s["aggregation"] != "none" else "")
         shown = "" if (qb - qa) == len(self.query_tokens) else f" (tokens {qa}-{qb - 1} of {len(self.query_tokens)})"
         rows_shown = max(qb - qa, kb - ka)
@@ -428,5 +439,5 @@ class AttentionView(View):
 
     def _on_text_click(self, point: dict) -> None:
         if point.get("curve") == 0 and point.get("point") is not None:
-            start, _ = self._window(len(self.query_tokens), self._state["query"])
+            start, _ = self._query_window()
             self.select(query=start + int(point["point"]))

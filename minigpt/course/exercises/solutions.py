@@ -51,11 +51,14 @@ def passing_or_reference(check: Callable, *learner_fns: Callable, where: str = "
     (``where`` adds where yours lives, e.g. "in 03_attention.ipynb").
 
     One function in, one function out (a tuple for checks that take several). The check runs once
-    here; it never raises, so an unfinished stub simply means the reference is used.
+    here; it never raises, so an unfinished stub simply means the reference is used. A notebook rebinds
+    the learner's name to the result (``attention = passing_or_reference(check_attention, attention)``), so
+    running that cell again hands the reference back in: it passes, but it is still not the learner's.
     """
     names = " and ".join(f"`{getattr(fn, '__name__', None) or ref.__name__}`"
                          for fn, ref in zip(learner_fns, check.reference))
-    mine = check(*learner_fns).passed
+    given_the_reference = any(fn is ref for fn, ref in zip(learner_fns, check.reference))
+    mine = not given_the_reference and check(*learner_fns).passed
     place = f" {where}" if where else ""
     print(f"using your {names}{place}" if mine else f"using the reference {names} until yours passes{place}")
     chosen = learner_fns if mine else check.reference
