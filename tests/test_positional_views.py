@@ -111,3 +111,14 @@ def test_every_heatmap_has_a_titled_colour_bar_beside_its_own_panel():
         assert t.colorbar.y == pytest.approx((y[0] + y[1]) / 2)
     assert titles == ["value", "cosine", "q.k", "bias"]
     assert fig.layout.margin.r >= 60  # the last column's bar and its labels sit in the right margin
+
+
+def test_every_panel_names_its_axes():
+    fig = PositionalEncodingView(positional_tables(max_len=16, dim=8, n_heads=2)).figure()
+    axis_titles = {}
+    for t in fig.data:
+        x, y = (fig.layout[name[0] + "axis" + name[1:]] for name in (t.xaxis, t.yaxis))
+        axis_titles[(x.title.text, y.title.text)] = t.type
+    assert all(x and y for x, y in axis_titles), axis_titles
+    # the similarity and bias heatmaps: which axis is the query and which the key
+    assert ("key position j", "query position i") in axis_titles

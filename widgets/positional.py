@@ -53,8 +53,8 @@ def _checked_tables(tables) -> dict[str, np.ndarray]:
     return tables
 
 
-# red, blue, green, orange, violet: the palette's most distinct five, one per drawn RoPE pair
-ROPE_COLOURS = [theme.head_colour(k) for k in (0, 1, 2, 5, 6)]
+# red, blue, green, teal, violet: the palette's most distinct five, one per drawn RoPE pair
+ROPE_COLOURS = [theme.head_colour(k) for k in (0, 1, 2, 4, 6)]
 
 
 def _colorbar(fig, subplot: int, title: str) -> dict:
@@ -138,9 +138,11 @@ class PositionalEncodingView(View):
                                                ("RoPE", sims["RoPE"], "q.k"), ("ALiBi", causal, "bias")], start=1):
             fig.add_heatmap(z=z, colorscale=theme.SEQUENTIAL, row=2, col=col, colorbar=_colorbar(fig, 3 + col, what),
                             hoverongaps=False, hovertemplate="pos %{y} vs %{x}: %{z:.2f}<extra>" + name + "</extra>")
-        fig.update_yaxes(autorange="reversed", row=1, col=1)
-        for col in (1, 2, 3):
-            fig.update_yaxes(autorange="reversed", row=2, col=col)
+        fig.update_xaxes(title=dict(text="dimension", standoff=4), row=1, col=1)
+        fig.update_yaxes(autorange="reversed", title=dict(text="position", standoff=4), row=1, col=1)
+        for col in (1, 2, 3):  # similarity of query position i to key position j; ALiBi: the bias i adds to j
+            fig.update_xaxes(title=dict(text="key position j", standoff=4), row=2, col=col)
+            fig.update_yaxes(autorange="reversed", title=dict(text="query position i", standoff=4), row=2, col=col)
         fig.update_xaxes(title=dict(text="position p", standoff=4), row=1, col=2)
         fig.update_yaxes(range=[0, 360], tickvals=[0, 90, 180, 270], title=dict(text="degrees (mod 360)", standoff=4),
                          row=1, col=2)  # fmt: skip
