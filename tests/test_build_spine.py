@@ -2,6 +2,7 @@
 cross-attention, each check names the usual mistakes, and notebook 06 runs a GPT made of the learner's pieces."""
 
 import copy
+import functools
 from pathlib import Path
 
 import nbformat
@@ -155,10 +156,21 @@ def solved_notebooks(folder: Path, *numbers):
         nbformat.write(editions.solutions_edition(nbformat.read(path, as_version=4)), folder / path.name)
 
 
+def learners_copy(fn):
+    """A learner's own correct function: the reference's answer, but not the reference itself (which
+    ``passing_or_reference`` never counts as the learner's)."""
+
+    @functools.wraps(fn)
+    def own(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return own
+
+
 def test_your_gpt_uses_the_pieces_from_the_solved_notebooks_and_matches_gpt(tmp_path, capsys):
     solved_notebooks(tmp_path, "03", "05")
     reference = small_gpt()
-    yours = your_gpt(gpt_forward, copy.deepcopy(reference), folder=tmp_path)
+    yours = your_gpt(learners_copy(gpt_forward), copy.deepcopy(reference), folder=tmp_path)
     said = capsys.readouterr().out
     for piece in ("`attention` in 03_", "`multi_head_attention` in 03_", "`mlp` and `block_forward` in 05_",
                   "`gpt_forward`"):

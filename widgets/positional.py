@@ -138,10 +138,10 @@ class PositionalEncodingView(View):
                                                ("RoPE", sims["RoPE"], "q.k"), ("ALiBi", causal, "bias")], start=1):
             fig.add_heatmap(z=z, colorscale=theme.SEQUENTIAL, row=2, col=col, colorbar=_colorbar(fig, 3 + col, what),
                             hoverongaps=False, hovertemplate="pos %{y} vs %{x}: %{z:.2f}<extra>" + name + "</extra>")
-        fig.update_xaxes(title=dict(text="dimension", standoff=4), row=1, col=1)
+        fig.update_xaxes(title=dict(text="dimension", standoff=10), row=1, col=1)
         fig.update_yaxes(autorange="reversed", title=dict(text="position", standoff=4), row=1, col=1)
         for col in (1, 2, 3):  # similarity of query position i to key position j; ALiBi: the bias i adds to j
-            fig.update_xaxes(title=dict(text="key position j", standoff=4), row=2, col=col)
+            fig.update_xaxes(title=dict(text="key position j", standoff=10), row=2, col=col)
             fig.update_yaxes(autorange="reversed", title=dict(text="query position i", standoff=4), row=2, col=col)
         fig.update_xaxes(title=dict(text="position p", standoff=4), row=1, col=2)
         fig.update_yaxes(range=[0, 360], tickvals=[0, 90, 180, 270], title=dict(text="degrees (mod 360)", standoff=4),
@@ -153,7 +153,7 @@ class PositionalEncodingView(View):
                          title=dict(text="slope", standoff=4))  # fmt: skip
         height = 760
         fig.update_layout(template=theme.TEMPLATE, height=height, title="Positional encodings",
-                          margin=dict(t=theme.SUBPLOT_TOP_MARGIN, r=70),  # r: the last colour bar
+                          margin=dict(t=theme.SUBPLOT_TOP_MARGIN, r=70, b=70),  # r: the last colour bar; b: the x titles
                           # the RoPE legend shares the title's line: inside the panel it would hide the lines
                           legend=dict(orientation="h", x=0.25, xanchor="left", yref="container", yanchor="top",
                                       y=1 - theme.MODEBAR_PX / height, title=dict(text="RoPE")))  # fmt: skip
