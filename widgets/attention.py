@@ -303,11 +303,9 @@ class AttentionView(View):
         """The positions of the text view's left column: a window around the selected query. Under a causal
         mask the query sees only itself and earlier tokens, so the window ends at the query when it cannot
         hold everything: what the query attends to is never cut off for the sake of tokens it cannot see."""
-        n, q = len(self.query_tokens), self._state["query"]
-        if self.causal and self.query_tokens is self.key_tokens:
-            start = max(0, min(q + 1 - self.text_window, n - self.text_window))
-            return start, min(n, start + self.text_window)
-        return self._window(n, q)
+        q, w = self._state["query"], self.text_window
+        ends_at_query = self.causal and self.query_tokens is self.key_tokens
+        return self._window(len(self.query_tokens), q + 1 - w + w // 2 if ends_at_query else q)
 
     def text_figure(self) -> go.Figure:
         """Text view: queries on the left, keys on the right, lines from the selected query.
